@@ -1,0 +1,1 @@
+//! drape's built-in nodes and the registry that lists them.

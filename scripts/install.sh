@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs drape and what it needs on a Debian/Ubuntu machine.
+#   scripts/install.sh         system packages (software Vulkan driver) + the `drape` binary
+#   scripts/install.sh --dev   also the Python environment for training/ and its tests (.venv)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dev=false
+[ "${1:-}" = "--dev" ] && dev=true
+
+sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# wgpu loads Vulkan at run time; lavapipe (mesa-vulkan-drivers) is the fallback where no GPU driver is installed.
+if command -v apt-get >/dev/null && ! dpkg -s mesa-vulkan-drivers >/dev/null 2>&1; then
+  sudo_if_needed apt-get update -qq
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mesa-vulkan-drivers
+fi
+
+if $dev; then
+  if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+  fi
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -r training/requirements.txt
+else
+  cargo install --locked --path . --quiet
+fi

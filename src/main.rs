@@ -1,0 +1,3 @@
+//! The `drape` command line.
+
+fn main() {}
