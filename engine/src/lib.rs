@@ -1,1 +1,27 @@
-//! The drape graph engine: graph files, the node plugin interface, validation, planning and cached execution.
+//! The drape graph engine: graph files, the node plugin interface, validation, planning and cached
+//! execution. It knows nodes only through the [`Registry`] it is given.
+//!
+//! - [`load`] reads a RON graph file and validates it into a [`Graph`], or returns every problem as
+//!   located [`Diagnostic`]s;
+//! - [`plan`] picks what the outputs need, in topological order;
+//! - [`Engine`] runs a plan, caching each node's outputs by content.
+
+pub mod diagnostic;
+pub mod exec;
+pub mod graph;
+pub mod load;
+pub mod node;
+pub mod param;
+pub mod plan;
+pub mod registry;
+pub mod value;
+
+pub use diagnostic::{Diagnostic, Diagnostics};
+pub use exec::{Engine, Event, NodeRecord, RunReport, Status};
+pub use graph::{Connection, FORMAT_VERSION, Graph, GraphNode};
+pub use load::{MODEL_WEIGHTS_FILE, Override, load_graph, parse_graph};
+pub use node::{Node, NodeContext, NodeError, ParamProblem, PortSpec, Resources};
+pub use param::{ParamDefault, ParamSpec, ParamType, ParamValue, Params};
+pub use plan::plan;
+pub use registry::{Registry, graph_name};
+pub use value::{Design, Images, Latents, Value, ValueType, WPlus};

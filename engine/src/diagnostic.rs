@@ -1,0 +1,142 @@
+//! Diagnostics: a problem in a graph file with its file, line:column, node id, message and advice,
+//! rendered rustc-style with the offending source line underlined.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// One problem found in a graph, located in its file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diagnostic {
+    /// The graph file (as given by the user), or `--set` for command-line overrides.
+    pub file: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+    /// How many characters to underline (at least one).
+    pub width: usize,
+    /// The node the problem is in, if any.
+    pub node: Option<String>,
+    /// What is wrong.
+    pub message: String,
+    /// What to do about it.
+    pub help: Option<String>,
+    /// The source line, for the snippet.
+    pub source_line: String,
+}
+
+impl Diagnostic {
+    /// A diagnostic at byte range `span` of `source`.
+    pub fn at(file: &Path, source: &str, span: (usize, usize), message: impl Into<String>) -> Self {
+        let start = span.0.min(source.len());
+        let end = span.1.clamp(start, source.len());
+        let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = source[start..]
+            .find('\n')
+            .map_or(source.len(), |i| start + i);
+        let line = source[..start].matches('\n').count() + 1;
+        let column = source[line_start..start].chars().count() + 1;
+        let width = source[start..end.min(line_end)].chars().count().max(1);
+        Diagnostic {
+            file: file.to_path_buf(),
+            line,
+            column,
+            width,
+            node: None,
+            message: message.into(),
+            help: None,
+            source_line: source[line_start..line_end]
+                .trim_end_matches('\r')
+                .to_string(),
+        }
+    }
+
+    /// Names the node the problem is in.
+    pub fn in_node(&mut self, node: &str) -> &mut Self {
+        self.node = Some(node.to_string());
+        self
+    }
+
+    /// Adds advice.
+    pub fn with_help(&mut self, help: impl Into<String>) -> &mut Self {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.node {
+            Some(node) => writeln!(f, "error: node \"{node}\": {}", self.message)?,
+            None => writeln!(f, "error: {}", self.message)?,
+        }
+        let gutter = self.line.to_string().len();
+        let pad = " ".repeat(gutter);
+        writeln!(
+            f,
+            "{pad}--> {}:{}:{}",
+            self.file.display(),
+            self.line,
+            self.column
+        )?;
+        writeln!(f, "{pad} |")?;
+        writeln!(f, "{} | {}", self.line, self.source_line)?;
+        let indent: String = self
+            .source_line
+            .chars()
+            .take(self.column - 1)
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        write!(f, "{pad} | {indent}{}", "^".repeat(self.width))?;
+        if let Some(help) = &self.help {
+            write!(f, "\n{pad} = help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every problem found in one graph, in file order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl Diagnostics {
+    /// True when no problem was found.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Number of problems.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for d in &self.0 {
+            writeln!(f, "{d}\n")?;
+        }
+        let n = self.0.len();
+        write!(f, "{n} error{}", if n == 1 { "" } else { "s" })
+    }
+}
+
+impl std::error::Error for Diagnostics {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locates_and_underlines() {
+        let src = "Graph(\n  version: 2,\n)";
+        let at = src.find('2').unwrap();
+        let mut d = Diagnostic::at(Path::new("g.ron"), src, (at, at + 1), "unknown version 2");
+        d.with_help("use version: 1");
+        assert_eq!((d.line, d.column, d.width), (2, 12, 1));
+        assert_eq!(
+            d.to_string(),
+            "error: unknown version 2\n --> g.ron:2:12\n  |\n2 |   version: 2,\n  |            ^\n  = help: use version: 1"
+        );
+    }
+}

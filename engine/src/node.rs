@@ -1,0 +1,218 @@
+//! The node plugin interface: one trait every node implements, its port declarations, the context a
+//! node runs in and the error it returns.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use crate::param::{ParamSpec, Params};
+use crate::value::{Value, ValueType};
+
+/// A declared input or output port.
+#[derive(Clone, Copy, Debug)]
+pub struct PortSpec {
+    /// Name as written in graph files (`"node.port"`).
+    pub name: &'static str,
+    /// The type of the values on this port.
+    pub ty: ValueType,
+    /// One sentence for the catalogue.
+    pub doc: &'static str,
+    /// Inputs only: the graph may leave this input unconnected.
+    pub optional: bool,
+}
+
+impl PortSpec {
+    /// A required port.
+    pub const fn new(name: &'static str, ty: ValueType, doc: &'static str) -> Self {
+        PortSpec {
+            name,
+            ty,
+            doc,
+            optional: false,
+        }
+    }
+
+    /// An optional input port.
+    pub const fn optional(name: &'static str, ty: ValueType, doc: &'static str) -> Self {
+        PortSpec {
+            name,
+            ty,
+            doc,
+            optional: true,
+        }
+    }
+}
+
+/// A problem found by a node's own parameter checks, reported before anything runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParamProblem {
+    /// The parameter at fault; `None` points at the whole node.
+    pub param: Option<&'static str>,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+/// A node type. Implementations are stateless; anything heavy they load goes into [`Resources`].
+pub trait Node: Send + Sync {
+    /// Stable kebab-case name (`sample-latent`); graph files write it in PascalCase (`SampleLatent`).
+    fn name(&self) -> &'static str;
+    /// Documentation: the first line is the summary, the rest explains use.
+    fn doc(&self) -> &'static str;
+    /// Input ports.
+    fn inputs(&self) -> &'static [PortSpec] {
+        &[]
+    }
+    /// Output ports; the first is the one a bare `"node"` reference means.
+    fn outputs(&self) -> &'static [PortSpec] {
+        &[]
+    }
+    /// Parameters.
+    fn params(&self) -> &'static [ParamSpec] {
+        &[]
+    }
+    /// True for nodes that produce results outside the graph (files); the planner starts from these.
+    fn is_output(&self) -> bool {
+        false
+    }
+    /// True for nodes that need the graph's model folder.
+    fn uses_model(&self) -> bool {
+        false
+    }
+    /// Checks between parameters that types and ranges cannot express.
+    fn check(&self, _params: &Params) -> Vec<ParamProblem> {
+        Vec::new()
+    }
+    /// State outside the graph that the output depends on (e.g. an input file's size and time), mixed
+    /// into the cache key so an edit to that file re-runs the node.
+    fn fingerprint(&self, _params: &Params) -> String {
+        String::new()
+    }
+    /// Runs the node: reads inputs and parameters from `ctx`, returns one value per output port.
+    fn run(&self, ctx: &mut NodeContext<'_>) -> Result<Vec<Value>, NodeError>;
+}
+
+impl fmt::Debug for dyn Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Node({})", self.name())
+    }
+}
+
+/// Why a node failed, and what the user can do about it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeError {
+    /// What went wrong.
+    pub message: String,
+    /// What to do about it.
+    pub help: Option<String>,
+}
+
+impl NodeError {
+    /// An error with a message.
+    pub fn new(message: impl Into<String>) -> Self {
+        NodeError {
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    /// Adds advice.
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+impl fmt::Display for NodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(help) = &self.help {
+            write!(f, " (help: {help})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for NodeError {}
+
+/// Heavy things nodes load once and share across nodes and runs (a model on the GPU, say), by key.
+#[derive(Default)]
+pub struct Resources {
+    entries: Mutex<HashMap<String, Arc<dyn Any + Send + Sync>>>,
+}
+
+impl Resources {
+    /// The resource under `key`, created with `make` the first time. A failed `make` stores nothing.
+    pub fn get_or_try_init<T: Any + Send + Sync>(
+        &self,
+        key: &str,
+        make: impl FnOnce() -> Result<T, NodeError>,
+    ) -> Result<Arc<T>, NodeError> {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(existing) = entries.get(key) {
+            if let Ok(found) = Arc::clone(existing).downcast::<T>() {
+                return Ok(found);
+            }
+        }
+        let made = Arc::new(make()?);
+        entries.insert(key.to_string(), made.clone());
+        Ok(made)
+    }
+
+    /// Drops every resource whose key starts with `prefix` (e.g. a model folder that changed on disk).
+    pub fn forget_prefix(&self, prefix: &str) {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        entries.retain(|key, _| !key.starts_with(prefix));
+    }
+}
+
+/// Everything a running node can see.
+pub struct NodeContext<'a> {
+    /// The node's id in the graph.
+    pub node_id: &'a str,
+    /// Checked parameters.
+    pub params: &'a Params,
+    /// The graph file being run.
+    pub graph_path: &'a Path,
+    /// The graph file's text, for outputs that embed the recipe.
+    pub graph_source: &'a str,
+    /// The graph's model folder, if it names one.
+    pub model_dir: Option<&'a Path>,
+    /// Shared heavy resources.
+    pub resources: &'a Resources,
+    pub(crate) inputs: HashMap<&'static str, Value>,
+    pub(crate) written: Vec<PathBuf>,
+}
+
+impl NodeContext<'_> {
+    /// The value on input `port`, or `None` for an unconnected optional input.
+    pub fn input(&self, port: &str) -> Option<&Value> {
+        self.inputs.get(port)
+    }
+
+    /// The value on a required input; an error names the port if it is missing.
+    pub fn required_input(&self, port: &str) -> Result<&Value, NodeError> {
+        self.input(port)
+            .ok_or_else(|| NodeError::new(format!("input `{port}` is not connected")))
+    }
+
+    /// The model folder, or an error telling the user to name one in the graph.
+    pub fn model_dir(&self) -> Result<&Path, NodeError> {
+        self.model_dir.ok_or_else(|| {
+            NodeError::new("this node needs a model, but the graph names none")
+                .with_help("add `model: \"path/to/model-folder\"` to the graph")
+        })
+    }
+
+    /// Records a file this node wrote, for the run report.
+    pub fn wrote(&mut self, path: PathBuf) {
+        self.written.push(path);
+    }
+}

@@ -1,0 +1,205 @@
+//! The values that flow along graph edges: batches of latents, per-layer latents and images, plus plain
+//! numbers and text. Every batch carries one [`Design`] record per item so outputs can be named and traced.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// The type of a port; an edge is valid only between ports of the same type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ValueType {
+    /// A batch of latent vectors z, shape [n, dim].
+    Latents,
+    /// A batch of per-layer latents (W+), shape [n, num_ws, dim].
+    WPlus,
+    /// A batch of RGB images, shape [n, 3, height, width], nominally in [-1, 1].
+    Images,
+    /// A single number.
+    Number,
+    /// A piece of text.
+    Text,
+}
+
+impl ValueType {
+    /// The name used in graph files, docs and error messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            ValueType::Latents => "latents",
+            ValueType::WPlus => "w-plus",
+            ValueType::Images => "images",
+            ValueType::Number => "number",
+            ValueType::Text => "text",
+        }
+    }
+}
+
+impl fmt::Display for ValueType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What is known about one item of a batch: where it came from and how it was made.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Design {
+    /// The seed the item's latent was drawn from, when it came from one.
+    pub seed: Option<u32>,
+    /// A short human-readable label, e.g. `seed 12` or `seed 12 × seed 40`.
+    pub label: String,
+    /// Parameters applied on the way (name, value), recorded for file names and embedded metadata.
+    pub params: Vec<(String, String)>,
+}
+
+impl Design {
+    /// A design drawn from `seed`.
+    pub fn from_seed(seed: u32) -> Self {
+        Design {
+            seed: Some(seed),
+            label: format!("seed {seed}"),
+            params: Vec::new(),
+        }
+    }
+
+    /// A design with only a label.
+    pub fn labelled(label: impl Into<String>) -> Self {
+        Design {
+            seed: None,
+            label: label.into(),
+            params: Vec::new(),
+        }
+    }
+
+    /// This design with one more recorded parameter.
+    pub fn with_param(mut self, name: &str, value: impl fmt::Display) -> Self {
+        self.params.push((name.to_string(), value.to_string()));
+        self
+    }
+}
+
+/// A batch of latent vectors z.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Latents {
+    /// Length of each vector.
+    pub dim: usize,
+    /// Row-major [n, dim].
+    pub data: Arc<[f32]>,
+    /// One record per item.
+    pub designs: Arc<[Design]>,
+}
+
+/// A batch of per-layer latents (W+).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WPlus {
+    /// Number of per-layer vectors per item (the model's num_ws).
+    pub num_ws: usize,
+    /// Length of each vector (the model's w_dim).
+    pub dim: usize,
+    /// Row-major [n, num_ws, dim].
+    pub data: Arc<[f32]>,
+    /// One record per item.
+    pub designs: Arc<[Design]>,
+}
+
+/// A batch of RGB images in the network's range (nominally [-1, 1]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Images {
+    /// Width in pixels.
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+    /// Planar NCHW [n, 3, height, width].
+    pub data: Arc<[f32]>,
+    /// One record per item.
+    pub designs: Arc<[Design]>,
+}
+
+impl Latents {
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        self.designs.len()
+    }
+
+    /// True for an empty batch.
+    pub fn is_empty(&self) -> bool {
+        self.designs.is_empty()
+    }
+
+    /// The vector of item `i`.
+    pub fn item(&self, i: usize) -> &[f32] {
+        &self.data[i * self.dim..(i + 1) * self.dim]
+    }
+}
+
+impl WPlus {
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        self.designs.len()
+    }
+
+    /// True for an empty batch.
+    pub fn is_empty(&self) -> bool {
+        self.designs.is_empty()
+    }
+
+    /// The [num_ws, dim] block of item `i`.
+    pub fn item(&self, i: usize) -> &[f32] {
+        let size = self.num_ws * self.dim;
+        &self.data[i * size..(i + 1) * size]
+    }
+}
+
+impl Images {
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        self.designs.len()
+    }
+
+    /// True for an empty batch.
+    pub fn is_empty(&self) -> bool {
+        self.designs.is_empty()
+    }
+
+    /// The planar [3, height, width] block of item `i`.
+    pub fn item(&self, i: usize) -> &[f32] {
+        let size = 3 * self.width * self.height;
+        &self.data[i * size..(i + 1) * size]
+    }
+}
+
+/// A value on an edge.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// See [`Latents`].
+    Latents(Latents),
+    /// See [`WPlus`].
+    WPlus(WPlus),
+    /// See [`Images`].
+    Images(Images),
+    /// A number.
+    Number(f64),
+    /// Text.
+    Text(Arc<str>),
+}
+
+impl Value {
+    /// The type of this value.
+    pub fn value_type(&self) -> ValueType {
+        match self {
+            Value::Latents(_) => ValueType::Latents,
+            Value::WPlus(_) => ValueType::WPlus,
+            Value::Images(_) => ValueType::Images,
+            Value::Number(_) => ValueType::Number,
+            Value::Text(_) => ValueType::Text,
+        }
+    }
+
+    /// Approximate memory held by this value, for cache accounting.
+    pub fn byte_size(&self) -> usize {
+        match self {
+            Value::Latents(v) => v.data.len() * 4,
+            Value::WPlus(v) => v.data.len() * 4,
+            Value::Images(v) => v.data.len() * 4,
+            Value::Number(_) => 8,
+            Value::Text(t) => t.len(),
+        }
+    }
+}
