@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 FORMAT_NAME = "drape-stylegan2"
 FORMAT_VERSION = "1"
@@ -98,6 +98,3 @@ class GeneratorConfig:
         if int(metadata["num_ws"]) != config.num_ws:
             raise ValueError(f"metadata num_ws {metadata['num_ws']} does not match the resolution")
         return config
-
-    def as_dict(self) -> dict:
-        return asdict(self)
