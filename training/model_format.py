@@ -9,10 +9,10 @@ from pathlib import Path
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
 
 from training.config import GeneratorConfig
 from training.generator import Generator
+from training.safetensors_io import read_safetensors, write_safetensors
 
 WEIGHTS_FILE = "generator.safetensors"
 CARD_FILE = "MODEL.md"
@@ -31,8 +31,7 @@ def save_weights(generator: Generator, path: Path, dtype: str = "f32", extra_met
         if key in metadata:
             raise ValueError(f"metadata key {key!r} is reserved for the network settings")
         metadata[key] = str(value)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(generator_tensors(generator, STORAGE_DTYPES[dtype]), str(path), metadata=metadata)
+    write_safetensors(path, generator_tensors(generator, STORAGE_DTYPES[dtype]), metadata)
 
 
 def save_model(generator: Generator, folder: Path, card: str, dtype: str = "f32",
@@ -54,9 +53,7 @@ def load_generator(path: Path, device: torch.device | str = "cpu") -> Generator:
     path = Path(path)
     if path.is_dir():
         path = path / WEIGHTS_FILE
-    with safe_open(str(path), framework="pt") as handle:
-        config = GeneratorConfig.from_metadata(dict(handle.metadata() or {}))
-        tensors = {name: handle.get_tensor(name).to(torch.float32) for name in handle.keys()}
-    generator = Generator(config)
-    generator.load_state_dict(tensors, strict=True)
+    tensors, metadata = read_safetensors(path)
+    generator = Generator(GeneratorConfig.from_metadata(metadata))
+    generator.load_state_dict({name: tensor.to(torch.float32) for name, tensor in tensors.items()}, strict=True)
     return generator.to(device).eval().requires_grad_(False)
