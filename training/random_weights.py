@@ -25,6 +25,8 @@ def random_tensor(name: str, shape: torch.Size, lr_multiplier: float, rng: torch
         return normal
     if name.endswith("noise_strength"):
         return 0.1 + 0.3 * torch.rand(shape, generator=rng, dtype=torch.float64)
+    if name.endswith("torgb.weight"):
+        return 0.3 * normal
     if name.endswith("torgb.bias"):
         return 0.1 * normal
     if name.endswith("bias"):
