@@ -7,23 +7,25 @@ import sys
 
 import torch
 
-MALLOC_TUNING = {
-    "MALLOC_ARENA_MAX": "2",
-    "MALLOC_TRIM_THRESHOLD_": str(1 << 30),
-    "MALLOC_TOP_PAD_": str(1 << 28),
-    "MALLOC_MMAP_THRESHOLD_": str(1 << 25),
-}
+# Keep freed memory in the process: without this, every large activation is a fresh mmap whose pages fault
+# in on first touch, and a half or more of the CPU time goes to the kernel (measured: 256 px inference at
+# batch 8 runs 2.4x faster). The MALLOC_*_ variables cannot do this: they cap mmap_threshold at 32 MiB.
+GLIBC_TUNABLES = ":".join([
+    "glibc.malloc.arena_max=2",
+    "glibc.malloc.mmap_threshold=4294967296",
+    "glibc.malloc.trim_threshold=17179869184",
+    "glibc.malloc.top_pad=1073741824",
+])
 
 
 def ensure_malloc_tuning(module: str) -> None:
     """glibc reads its malloc settings only at start-up, so restart `python -m module` once with them set.
 
-    Without them the allocator returns freed tensor memory to the OS and a third of the CPU time goes to
-    page faults. Set DRAPE_NO_MALLOC_TUNING=1 to skip the restart.
+    Nothing happens when GLIBC_TUNABLES is already set (by an earlier restart or by the user).
     """
-    if os.environ.get("DRAPE_NO_MALLOC_TUNING") or all(os.environ.get(k) == v for k, v in MALLOC_TUNING.items()):
+    if "GLIBC_TUNABLES" in os.environ:
         return
-    env = {**os.environ, **MALLOC_TUNING}
+    env = {**os.environ, "GLIBC_TUNABLES": GLIBC_TUNABLES}
     os.execve(sys.executable, [sys.executable, "-m", module, *sys.argv[1:]], env)
 
 

@@ -77,9 +77,9 @@ def parse_args(argv: list[str] | None = None) -> TrainOptions:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ensure_malloc_tuning("training.train")
     Trainer(parse_args(argv)).run()
 
 
 if __name__ == "__main__":
+    ensure_malloc_tuning("training.train")
     main()
