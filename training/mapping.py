@@ -51,7 +51,7 @@ class MappingNetwork(nn.Module):
             x = getattr(self, f"fc{i}")(x)
         if update_w_avg:
             with torch.no_grad():
-                self.w_avg.copy_(x.detach().mean(dim=0).lerp(self.w_avg, W_AVG_BETA))
+                self.w_avg.copy_(x.detach().to(self.w_avg.dtype).mean(dim=0).lerp(self.w_avg, W_AVG_BETA))
         ws = x.unsqueeze(1).repeat(1, self.num_ws, 1)
         if truncation_psi != 1:
             return truncate(ws, self.w_avg, truncation_psi, truncation_cutoff)
@@ -61,5 +61,5 @@ class MappingNetwork(nn.Module):
 def truncate(ws: torch.Tensor, w_avg: torch.Tensor, psi: float, cutoff: int | None) -> torch.Tensor:
     """ws[l] = w_avg + psi·(ws[l] − w_avg) for l < cutoff (all layers when cutoff is None) (spec §1.5)."""
     count = ws.shape[1] if cutoff is None else cutoff
-    truncated = w_avg.lerp(ws[:, :count], psi)
+    truncated = w_avg.to(ws.dtype).lerp(ws[:, :count], psi)
     return torch.cat([truncated, ws[:, count:]], dim=1)

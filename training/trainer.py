@@ -125,7 +125,8 @@ class Trainer:
         self.options = options
         self.device = select_device(options.device)
         configure_torch(self.device)
-        self.use_amp = options.amp if options.amp is not None else self.device.type == "cuda"
+        cuda_bf16 = self.device.type == "cuda" and torch.cuda.is_bf16_supported()
+        self.use_amp = options.amp if options.amp is not None else cuda_bf16
         if self.use_amp and self.device.type != "cuda":
             raise ValueError("mixed precision is only used on CUDA")
         self.policy = parse_policy(options.augment)

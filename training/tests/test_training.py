@@ -79,6 +79,15 @@ def test_resumed_training_continues_bit_identically(tmp_path):
     assert not torch.equal(other.G.mapping.fc0.weight, straight.G.mapping.fc0.weight)
 
 
+def test_bfloat16_autocast_steps_are_finite(tmp_path, monkeypatch):
+    """The CUDA mixed-precision path, exercised with CPU autocast: every dtype meets its match."""
+    trainer = Trainer(tiny_options(tmp_path, "bf16", steps=2))
+    monkeypatch.setattr(trainer, "autocast", lambda: torch.autocast(device_type="cpu", dtype=torch.bfloat16))
+    trainer.run()
+    assert trainer.G.mapping.w_avg.dtype == torch.float32
+    assert all(torch.isfinite(p).all() for p in trainer.G_ema.parameters())
+
+
 def test_command_line_builds_options():
     options = parse_args(["--resolution", "32", "--batch", "8", "--conv-clamp", "none", "--f16", "--no-mirror",
                           "--data", "x.npy"])
