@@ -39,11 +39,12 @@ class Conv2dLayer(nn.Module):
             x = F.conv2d(depthwise_fir(F.pad(x, [2, 2, 2, 2]), fir_filter_2d(1.0, x.dtype, x.device)), weight, stride=2)
         if self.bias is not None:
             x = x + self.bias.to(x.dtype).reshape(1, -1, 1, 1)
+        act_gain = gain
         if self.activation:
             x = F.leaky_relu(x, LRELU_SLOPE)
-            gain = gain * LRELU_GAIN
-        if gain != 1:
-            x = x * gain
+            act_gain = gain * LRELU_GAIN
+        if act_gain != 1:
+            x = x * act_gain
         if self.conv_clamp is not None:
             x = x.clamp(-self.conv_clamp * gain, self.conv_clamp * gain)
         return x
