@@ -70,6 +70,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     device = select_device(args.device)
     configure_torch(device)
+    if device.type == "cuda":
+        # Full float32, as the engine computes: no TF32 shortcuts in matmuls and convolutions.
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
     if args.config_f_256:
         generator = config_f_256()
         if args.save is not None:
