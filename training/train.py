@@ -1,4 +1,4 @@
-"""Command line for training a drape garment generator (CPU or CUDA); see `python -m training.train --help`.
+"""Command line for training a drape garment generator, on the CPU or a CUDA GPU.
 
     python -m training.train --resolution 64 --batch 32 --steps 20000 --export models/clothing-64
     python -m training.train --resume training/runs/clothing/checkpoint.pt --steps 40000
@@ -11,7 +11,8 @@ from pathlib import Path
 
 from training.config import GeneratorConfig
 from training.runtime import ensure_malloc_tuning
-from training.trainer import TrainOptions, Trainer
+from training.prepare import DEFAULT_DATASET
+from training.trainer import DEFAULT_NAME, DEFAULT_RUN_DIR, DEFAULT_STEPS, TrainOptions, Trainer
 
 DEFAULTS = TrainOptions()
 
@@ -24,8 +25,9 @@ def parse_args(argv: list[str] | None = None) -> TrainOptions:
     network = DEFAULTS.network
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     data = parser.add_argument_group("data")
-    data.add_argument("--data", type=Path, default=DEFAULTS.data,
-                      help="photo dataset folder (prepared once and cached), a prepared .npy, or a folder of prepared JPEGs")
+    data.add_argument("--data", type=Path, default=None,
+                      help="photo dataset folder (prepared once and cached), a prepared .npy, or a folder of prepared "
+                           f"JPEGs; default {DEFAULT_DATASET}")
     data.add_argument("--cache-dir", type=Path, default=DEFAULTS.cache_dir)
     data.add_argument("--workers", type=int, default=DEFAULTS.workers, help="processes for preparing the photos")
     data.add_argument("--no-mirror", dest="mirror", action="store_false", help="no random horizontal flips")
@@ -39,7 +41,7 @@ def parse_args(argv: list[str] | None = None) -> TrainOptions:
     net.add_argument("--conv-clamp", type=clamp_value, default=network.conv_clamp, help='a number or "none"')
     opt = parser.add_argument_group("optimisation")
     opt.add_argument("--batch", type=int, default=DEFAULTS.batch)
-    opt.add_argument("--steps", type=int, default=DEFAULTS.steps, help="total training iterations")
+    opt.add_argument("--steps", type=int, default=None, help=f"total training iterations; default {DEFAULT_STEPS}")
     opt.add_argument("--lr-g", type=float, default=DEFAULTS.lr_g)
     opt.add_argument("--lr-d", type=float, default=DEFAULTS.lr_d)
     opt.add_argument("--r1-gamma", type=float, default=None, help="default 0.0002·R²/batch")
@@ -52,17 +54,17 @@ def parse_args(argv: list[str] | None = None) -> TrainOptions:
     opt.add_argument("--seed", type=int, default=DEFAULTS.seed)
     opt.add_argument("--device", default=None, help="cpu or cuda; default cuda when present")
     run = parser.add_argument_group("run")
-    run.add_argument("--run-dir", type=Path, default=DEFAULTS.run_dir)
+    run.add_argument("--run-dir", type=Path, default=None, help=f"default {DEFAULT_RUN_DIR}")
     run.add_argument("--sample-every", type=int, default=DEFAULTS.sample_every)
     run.add_argument("--checkpoint-every", type=int, default=DEFAULTS.checkpoint_every)
     run.add_argument("--log-every", type=int, default=DEFAULTS.log_every)
     run.add_argument("--resume", type=Path, default=None,
-                     help="checkpoint to continue exactly; network and loss settings come from it")
+                     help="checkpoint to continue exactly; settings not given here come from it")
     run.add_argument("--export", type=Path, default=None, help="model folder to write the EMA generator to at the end")
     run.add_argument("--f16", dest="export_dtype", action="store_const", const="f16", default="f32",
                      help="export float16 tensors")
-    run.add_argument("--name", default=DEFAULTS.name)
-    run.add_argument("--description", default=DEFAULTS.description)
+    run.add_argument("--name", default=None, help=f"model name; default {DEFAULT_NAME}")
+    run.add_argument("--description", default=None, help="model description for the card and metadata")
     args = parser.parse_args(argv)
     config = GeneratorConfig(img_resolution=args.resolution, z_dim=args.z_dim, w_dim=args.w_dim,
                              mapping_layers=args.mapping_layers, channel_base=args.channel_base,

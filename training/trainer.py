@@ -30,23 +30,32 @@ ADAM_BETAS = (0.0, 0.99)
 ADAM_EPS = 1e-8
 SAMPLE_SEEDS = 32
 
-# Operational settings that a resumed run may change; everything else comes from the checkpoint.
+DEFAULT_RUN_DIR = Path("training/runs/clothing")
+DEFAULT_STEPS = 10_000
+DEFAULT_NAME = "drape-clothing"
+DEFAULT_DESCRIPTION = "A StyleGAN2 garment generator trained by drape on the clothing photo dataset."
+
+# Operational settings that a resumed run may change where they are given (not None); everything else,
+# the network and the loss settings included, comes from the checkpoint.
 RESUMABLE_OVERRIDES = ("steps", "run_dir", "data", "cache_dir", "workers", "sample_every", "checkpoint_every",
                        "log_every", "export", "export_dtype", "name", "description", "device", "amp")
 
 
 @dataclass
 class TrainOptions:
-    """Every setting of a training run (the defaults follow stylegan2-ada's 'auto' configuration)."""
+    """Every setting of a training run (the defaults follow stylegan2-ada's 'auto' configuration).
+
+    None means "not chosen": the checkpoint's value when resuming, else the DEFAULT_* value (or automatic).
+    """
 
     network: GeneratorConfig = field(default_factory=lambda: GeneratorConfig(
         img_resolution=64, mapping_layers=2, conv_clamp=256))
-    data: Path = DEFAULT_DATASET
-    run_dir: Path = Path("training/runs/clothing")
+    data: Path | None = None
+    run_dir: Path | None = None
     cache_dir: Path = DEFAULT_CACHE_DIR
     workers: int = 1
     batch: int = 32
-    steps: int = 10_000
+    steps: int | None = None
     lr_g: float = 0.0025
     lr_d: float = 0.0025
     r1_gamma: float | None = None
@@ -65,8 +74,8 @@ class TrainOptions:
     resume: Path | None = None
     export: Path | None = None
     export_dtype: str = "f32"
-    name: str = "drape-clothing"
-    description: str = "A StyleGAN2 garment generator trained by drape on the clothing photo dataset."
+    name: str | None = None
+    description: str | None = None
 
     @property
     def effective_r1_gamma(self) -> float:
@@ -79,6 +88,11 @@ class TrainOptions:
     def effective_ema_kimg(self) -> float:
         """stylegan2-ada's batch·10/32 thousand images unless set."""
         return self.ema_kimg if self.ema_kimg is not None else self.batch * 10 / 32
+
+    def with_defaults(self) -> TrainOptions:
+        return dataclasses.replace(self, data=self.data or DEFAULT_DATASET, run_dir=self.run_dir or DEFAULT_RUN_DIR,
+                                   steps=DEFAULT_STEPS if self.steps is None else self.steps,
+                                   name=self.name or DEFAULT_NAME, description=self.description or DEFAULT_DESCRIPTION)
 
     def to_dict(self) -> dict:
         values = dataclasses.asdict(self)
@@ -120,8 +134,9 @@ class Trainer:
         if options.resume is not None:
             checkpoint = load_checkpoint(options.resume)
             saved = TrainOptions.from_dict(checkpoint["options"])
-            options = dataclasses.replace(saved, resume=options.resume,
-                                          **{key: getattr(options, key) for key in RESUMABLE_OVERRIDES})
+            given = {key: getattr(options, key) for key in RESUMABLE_OVERRIDES if getattr(options, key) is not None}
+            options = dataclasses.replace(saved, resume=options.resume, **given)
+        options = options.with_defaults()
         self.options = options
         self.device = select_device(options.device)
         configure_torch(self.device)

@@ -64,6 +64,9 @@ def test_training_steps_are_finite_and_produce_outputs(tmp_path):
 
 def test_resumed_training_continues_bit_identically(tmp_path):
     Trainer(tiny_options(tmp_path, "first-half", steps=2)).run()
+    unchanged = Trainer(TrainOptions(resume=tmp_path / "first-half" / CHECKPOINT_FILE, batch=64, device="cpu"))
+    assert unchanged.options.run_dir == tmp_path / "first-half" and unchanged.options.steps == 2
+    assert unchanged.options.batch == 4 and unchanged.options.network == TINY
     resumed = Trainer(tiny_options(tmp_path, "resumed", steps=5, resume=tmp_path / "first-half" / CHECKPOINT_FILE))
     assert resumed.step == 2
     resumed.run()
