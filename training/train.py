@@ -61,8 +61,8 @@ def parse_args(argv: list[str] | None = None) -> TrainOptions:
     run.add_argument("--resume", type=Path, default=None,
                      help="checkpoint to continue exactly; settings not given here come from it")
     run.add_argument("--export", type=Path, default=None, help="model folder to write the EMA generator to at the end")
-    run.add_argument("--f16", dest="export_dtype", action="store_const", const="f16", default="f32",
-                     help="export float16 tensors")
+    run.add_argument("--f16", dest="export_dtype", action="store_const", const="f16", default=None,
+                     help="export float16 tensors (default float32)")
     run.add_argument("--name", default=None, help=f"model name; default {DEFAULT_NAME}")
     run.add_argument("--description", default=None, help="model description for the card and metadata")
     args = parser.parse_args(argv)

@@ -73,7 +73,7 @@ class TrainOptions:
     log_every: int = 10
     resume: Path | None = None
     export: Path | None = None
-    export_dtype: str = "f32"
+    export_dtype: str | None = None
     name: str | None = None
     description: str | None = None
 
@@ -92,7 +92,8 @@ class TrainOptions:
     def with_defaults(self) -> TrainOptions:
         return dataclasses.replace(self, data=self.data or DEFAULT_DATASET, run_dir=self.run_dir or DEFAULT_RUN_DIR,
                                    steps=DEFAULT_STEPS if self.steps is None else self.steps,
-                                   name=self.name or DEFAULT_NAME, description=self.description or DEFAULT_DESCRIPTION)
+                                   name=self.name or DEFAULT_NAME, description=self.description or DEFAULT_DESCRIPTION,
+                                   export_dtype=self.export_dtype or "f32")
 
     def to_dict(self) -> dict:
         values = dataclasses.asdict(self)
