@@ -1,7 +1,9 @@
 //! The StyleGAN2 generator: model files, a CPU reference and the WGSL/wgpu implementation.
 
+pub mod bench;
 pub mod config;
 pub mod cpu;
+pub mod flops;
 pub mod gpu;
 pub mod input;
 pub mod model;
