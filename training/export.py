@@ -1,0 +1,38 @@
+"""Exports the EMA generator of a training checkpoint as a drape model folder.
+
+    python -m training.export --checkpoint training/runs/clothing/checkpoint.pt --out models/clothing-64 [--f16]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from training.checkpoint import load_checkpoint
+from training.generator import Generator
+from training.trainer import TrainOptions, export_model, training_facts
+
+
+def export_checkpoint(checkpoint_path: Path, folder: Path, dtype: str, name: str | None = None) -> Path:
+    """Writes G_ema of the checkpoint with the run's name, description and training facts."""
+    state = load_checkpoint(checkpoint_path)
+    options = TrainOptions.from_dict(state["options"])
+    generator = Generator(options.network)
+    generator.load_state_dict(state["G_ema"])
+    facts = training_facts(options, state["step"], state["images_seen"], state["dataset_size"])
+    return export_model(generator, options, facts, folder, dtype, name)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True, help="model folder to write")
+    parser.add_argument("--f16", action="store_true", help="store float16 tensors")
+    parser.add_argument("--name", default=None, help="model name (default: the run's)")
+    args = parser.parse_args(argv)
+    folder = export_checkpoint(args.checkpoint, args.out, "f16" if args.f16 else "f32", args.name)
+    print(f"exported {folder}")
+
+
+if __name__ == "__main__":
+    main()

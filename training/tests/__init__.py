@@ -1,0 +1,1 @@
+"""Tests of the reference network, model format, fixtures, data preparation and training."""

@@ -1,0 +1,272 @@
+"""The StyleGAN2 training loop: alternating G and D steps, lazy R1, EMA generator, samples, checkpoints, export."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from training.augment import parse_policy
+from training.checkpoint import CHECKPOINT_FILE, load_checkpoint, restore_rng_states, rng_states, save_checkpoint
+from training.config import GeneratorConfig
+from training.discriminator import Discriminator
+from training.generator import Generator
+from training.image_data import DEFAULT_CACHE_DIR, BatchSampler, load_training_images
+from training.images import save_grid
+from training.losses import discriminator_loss, generator_loss, r1_penalty
+from training.model_card import model_card
+from training.model_format import save_model
+from training.prepare import DEFAULT_DATASET
+from training.runtime import configure_torch, select_device
+from training.seeds import z_from_seeds
+
+ADAM_BETAS = (0.0, 0.99)
+ADAM_EPS = 1e-8
+SAMPLE_SEEDS = 32
+
+# Operational settings that a resumed run may change; everything else comes from the checkpoint.
+RESUMABLE_OVERRIDES = ("steps", "run_dir", "data", "cache_dir", "workers", "sample_every", "checkpoint_every",
+                       "log_every", "export", "export_dtype", "name", "description", "device", "amp")
+
+
+@dataclass
+class TrainOptions:
+    """Every setting of a training run (the defaults follow stylegan2-ada's 'auto' configuration)."""
+
+    network: GeneratorConfig = field(default_factory=lambda: GeneratorConfig(
+        img_resolution=64, mapping_layers=2, conv_clamp=256))
+    data: Path = DEFAULT_DATASET
+    run_dir: Path = Path("training/runs/clothing")
+    cache_dir: Path = DEFAULT_CACHE_DIR
+    workers: int = 1
+    batch: int = 32
+    steps: int = 10_000
+    lr_g: float = 0.0025
+    lr_d: float = 0.0025
+    r1_gamma: float | None = None
+    r1_interval: int = 16
+    ema_kimg: float | None = None
+    ema_rampup: float | None = 0.05
+    mixing_prob: float = 0.9
+    augment: str = "color,translation,cutout"
+    mirror: bool = True
+    amp: bool | None = None
+    seed: int = 0
+    device: str | None = None
+    sample_every: int = 500
+    checkpoint_every: int = 1000
+    log_every: int = 10
+    resume: Path | None = None
+    export: Path | None = None
+    export_dtype: str = "f32"
+    name: str = "drape-clothing"
+    description: str = "A StyleGAN2 garment generator trained by drape on the clothing photo dataset."
+
+    @property
+    def effective_r1_gamma(self) -> float:
+        """stylegan2-ada's heuristic 0.0002·R²/batch unless set."""
+        if self.r1_gamma is not None:
+            return self.r1_gamma
+        return 0.0002 * self.network.img_resolution**2 / self.batch
+
+    @property
+    def effective_ema_kimg(self) -> float:
+        """stylegan2-ada's batch·10/32 thousand images unless set."""
+        return self.ema_kimg if self.ema_kimg is not None else self.batch * 10 / 32
+
+    def to_dict(self) -> dict:
+        values = dataclasses.asdict(self)
+        return {key: str(value) if isinstance(value, Path) else value for key, value in values.items()}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainOptions:
+        values = dict(values)
+        values["network"] = GeneratorConfig(**values["network"])
+        for key, kind in cls.__annotations__.items():
+            if "Path" in str(kind) and values.get(key) is not None:
+                values[key] = Path(values[key])
+        return cls(**values)
+
+
+def training_facts(options: TrainOptions, step: int, images_seen: int, dataset_size: int) -> dict[str, str]:
+    return {
+        "training_steps": str(step),
+        "training_images_seen": str(images_seen),
+        "training_batch": str(options.batch),
+        "training_dataset": f"{options.data.name} ({dataset_size} prepared garment photos)",
+        "training_augment": options.augment or "none",
+    }
+
+
+def export_model(generator: Generator, options: TrainOptions, facts: dict[str, str], folder: Path, dtype: str,
+                 name: str | None = None) -> Path:
+    """Writes a trained generator as a model folder: facts and the run's name/description in metadata and card."""
+    name = name or options.name
+    card = model_card(name, options.description, options.network, facts)
+    return save_model(generator, folder, card, dtype, {"name": name, "description": options.description, **facts})
+
+
+class Trainer:
+    """Holds the networks, optimizers and counters of one run; `run()` trains up to `options.steps`."""
+
+    def __init__(self, options: TrainOptions) -> None:
+        checkpoint = None
+        if options.resume is not None:
+            checkpoint = load_checkpoint(options.resume)
+            saved = TrainOptions.from_dict(checkpoint["options"])
+            options = dataclasses.replace(saved, resume=options.resume,
+                                          **{key: getattr(options, key) for key in RESUMABLE_OVERRIDES})
+        self.options = options
+        self.device = select_device(options.device)
+        configure_torch(self.device)
+        cuda_bf16 = self.device.type == "cuda" and torch.cuda.is_bf16_supported()
+        self.use_amp = options.amp if options.amp is not None else cuda_bf16
+        if self.use_amp and self.device.type != "cuda":
+            raise ValueError("mixed precision is only used on CUDA")
+        self.policy = parse_policy(options.augment)
+
+        torch.manual_seed(options.seed)
+        self.G = Generator(options.network).to(self.device).train()
+        self.D = Discriminator(options.network).to(self.device).train()
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        reg_ratio = options.r1_interval / (options.r1_interval + 1)
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=options.lr_g, betas=ADAM_BETAS, eps=ADAM_EPS)
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=options.lr_d * reg_ratio,
+                                      betas=tuple(beta**reg_ratio for beta in ADAM_BETAS), eps=ADAM_EPS)
+        images = load_training_images(options.data, options.network.img_resolution, options.cache_dir, options.workers)
+        self.sampler = BatchSampler(images, options.batch, options.seed, options.mirror)
+        self.step = 0
+        self.images_seen = 0
+        self.sample_z = torch.from_numpy(z_from_seeds(list(range(SAMPLE_SEEDS)), options.network.z_dim))
+        if checkpoint is not None:
+            self.load_state(checkpoint)
+
+    def autocast(self):
+        if self.use_amp:
+            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        return nullcontext()
+
+    def train_step(self) -> dict[str, float]:
+        """One iteration: G step, D step, and every r1_interval steps an R1 step; then the EMA update."""
+        options = self.options
+        real = self.sampler.next_batch(self.device)
+        z_dim = options.network.z_dim
+
+        self.G.requires_grad_(True)
+        self.D.requires_grad_(False)
+        with self.autocast():
+            loss_g = generator_loss(self.G, self.D, torch.randn(options.batch, z_dim, device=self.device),
+                                    options.mixing_prob, self.policy)
+        self.opt_G.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_G.step()
+
+        self.G.requires_grad_(False)
+        self.D.requires_grad_(True)
+        with self.autocast():
+            loss_d, fake_logit, real_logit = discriminator_loss(
+                self.G, self.D, torch.randn(options.batch, z_dim, device=self.device), real,
+                options.mixing_prob, self.policy)
+        self.opt_D.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_D.step()
+
+        stats = {"loss_g": loss_g.item(), "loss_d": loss_d.item(), "logit_fake": fake_logit.item(),
+                 "logit_real": real_logit.item()}
+        if self.step % options.r1_interval == 0:
+            penalty = r1_penalty(self.D, real, self.policy)
+            self.opt_D.zero_grad(set_to_none=True)
+            (penalty * (options.effective_r1_gamma / 2) * options.r1_interval).backward()
+            self.opt_D.step()
+            stats["r1"] = penalty.item()
+
+        self.update_ema()
+        self.step += 1
+        self.images_seen += options.batch
+        return stats
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """G_ema ← G + β·(G_ema − G) with stylegan2-ada's half-life in images and ramp-up; buffers are copied."""
+        ema_images = self.options.effective_ema_kimg * 1000
+        if self.options.ema_rampup is not None:
+            ema_images = min(ema_images, self.images_seen * self.options.ema_rampup)
+        beta = 0.5 ** (self.options.batch / max(ema_images, 1e-8))
+        for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters(), strict=True):
+            p_ema.copy_(p.detach().lerp(p_ema, beta))
+        for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
+            b_ema.copy_(b)
+
+    def state_dict(self) -> dict:
+        return {
+            "options": self.options.to_dict(),
+            "step": self.step,
+            "images_seen": self.images_seen,
+            "G": self.G.state_dict(),
+            "D": self.D.state_dict(),
+            "G_ema": self.G_ema.state_dict(),
+            "opt_G": self.opt_G.state_dict(),
+            "opt_D": self.opt_D.state_dict(),
+            "sampler": self.sampler.state_dict(),
+            "dataset_size": len(self.sampler.images),
+            "rng": rng_states(),
+        }
+
+    def load_state(self, state: dict) -> None:
+        self.step = state["step"]
+        self.images_seen = state["images_seen"]
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        self.G_ema.load_state_dict(state["G_ema"])
+        self.opt_G.load_state_dict(state["opt_G"])
+        self.opt_D.load_state_dict(state["opt_D"])
+        self.sampler.load_state_dict(state["sampler"])
+        restore_rng_states(state["rng"])
+
+    @torch.no_grad()
+    def save_samples(self) -> Path:
+        """A grid of G_ema images for the fixed sample seeds, with constant noise and no truncation."""
+        z = self.sample_z.to(self.device)
+        images = torch.cat([self.G_ema(chunk, noise_mode="const") for chunk in z.split(self.options.batch)])
+        path = self.options.run_dir / "samples" / f"step-{self.step:07d}.png"
+        save_grid(images, path, columns=8)
+        return path
+
+    def export(self, folder: Path) -> Path:
+        """Writes G_ema in the model format, with the training facts in the metadata and the model card."""
+        facts = training_facts(self.options, self.step, self.images_seen, len(self.sampler.images))
+        return export_model(self.G_ema, self.options, facts, folder, self.options.export_dtype)
+
+    def log(self, stats: dict[str, float], seconds_per_step: float) -> None:
+        record = {"step": self.step, "images_seen": self.images_seen, **stats,
+                  "sec_per_step": seconds_per_step, "images_per_sec": self.options.batch / seconds_per_step}
+        self.options.run_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.options.run_dir / "log.jsonl", "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()), flush=True)
+
+    def run(self) -> None:
+        options = self.options
+        window_seconds, window_steps = 0.0, 0
+        while self.step < options.steps:
+            start = time.perf_counter()
+            stats = self.train_step()
+            window_seconds += time.perf_counter() - start
+            window_steps += 1
+            if self.step % options.log_every == 0 or self.step == options.steps:
+                self.log(stats, window_seconds / window_steps)
+                window_seconds, window_steps = 0.0, 0
+            if self.step % options.sample_every == 0:
+                self.save_samples()
+            if self.step % options.checkpoint_every == 0 and self.step < options.steps:
+                save_checkpoint(self.state_dict(), options.run_dir / CHECKPOINT_FILE)
+        save_checkpoint(self.state_dict(), options.run_dir / CHECKPOINT_FILE)
+        self.save_samples()
+        if options.export is not None:
+            self.export(options.export)
