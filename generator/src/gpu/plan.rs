@@ -9,8 +9,8 @@ use crate::config::ModelConfig;
 pub const LOOP_LIMIT: usize = 65_535;
 /// Invocations per workgroup of every kernel (`WORKGROUP_SIZE` in `common.wgsl`).
 pub const WORKGROUP_SIZE: usize = 64;
-/// Pixels along a row computed by one conv invocation.
-pub const PIXELS_PER_INVOCATION: usize = 4;
+/// Pixels along a row computed by one conv invocation (rows of 4 use half of them).
+pub const PIXELS_PER_INVOCATION: usize = 8;
 
 /// Buffer offsets and per-design sizes of one model, and the largest batch one run can take.
 #[derive(Clone, Debug)]
@@ -80,7 +80,7 @@ impl Plan {
             .iter()
             .map(|c| {
                 let side = if c.up { c.resolution / 2 } else { c.resolution };
-                side * side / PIXELS_PER_INVOCATION
+                side * side.div_ceil(PIXELS_PER_INVOCATION)
             })
             .chain([r * r])
             .max()
@@ -160,10 +160,10 @@ fn check_loops(config: &ModelConfig) -> Result<(), GpuError> {
     }
 }
 
-/// Workgroups of a conv dispatch: x over (batch × rows × quads) of the input grid, y over channel
+/// Workgroups of a conv dispatch: x over (batch × rows × row segments) of the input grid, y over channel
 /// groups, z over the four output phases of an up-sampling conv.
 pub fn conv_workgroups(batch: usize, size: usize, c_out: usize, up: bool) -> [u32; 3] {
-    let invocations = batch * size * size / PIXELS_PER_INVOCATION;
+    let invocations = batch * size * size.div_ceil(PIXELS_PER_INVOCATION);
     [
         invocations.div_ceil(WORKGROUP_SIZE) as u32,
         c_out.div_ceil(CHANNEL_GROUP) as u32,

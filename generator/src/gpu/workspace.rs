@@ -455,6 +455,7 @@ impl Workspace {
                 },
                 &[
                     (1, input.as_entire_binding()),
+                    (8, input.as_entire_binding()),
                     (2, layer.weight.as_entire_binding()),
                     (3, styles.as_entire_binding()),
                     (4, demod.as_entire_binding()),
