@@ -131,3 +131,18 @@ fn generator_is_send_and_sync() {
     assert_send_sync::<Generator>();
     assert_send_sync::<Arc<drape_generator::GpuContext>>();
 }
+
+#[test]
+fn an_unknown_adapter_is_a_clear_error() {
+    use drape_generator::{AdapterChoice, GpuContext, GpuError};
+    let err = GpuContext::new(&AdapterChoice::Name("no such adapter 1234".into())).unwrap_err();
+    assert!(matches!(err, GpuError::AdapterNotFound { .. }), "{err}");
+    assert!(err.to_string().contains("DRAPE_ADAPTER"), "{err}");
+    let err = GpuContext::new(&AdapterChoice::Index(10_000)).unwrap_err();
+    assert!(matches!(err, GpuError::AdapterNotFound { .. }), "{err}");
+    assert!(
+        GpuError::NoAdapter
+            .to_string()
+            .contains("mesa-vulkan-drivers")
+    );
+}
