@@ -1,0 +1,238 @@
+//! The shape of a generator network: latent sizes, resolution, mapping depth and channel counts.
+
+use crate::model::ModelError;
+
+/// Everything that fixes the architecture of a StyleGAN2 "skip" generator (spec §1–§3).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelConfig {
+    /// Length of the latent z.
+    pub z_dim: usize,
+    /// Length of the intermediate latent w.
+    pub w_dim: usize,
+    /// Number of w vectors the synthesis network takes: `2·log2(resolution) − 2`.
+    pub num_ws: usize,
+    /// Output image side in pixels (a power of two, 8..=1024).
+    pub resolution: usize,
+    /// Number of dense layers in the mapping network.
+    pub mapping_layers: usize,
+    /// Learning-rate multiplier of the mapping layers (0.01 in StyleGAN2).
+    pub mapping_lr_multiplier: f32,
+    /// Channel base: block `r` has `min(channel_base / r, channel_max)` channels.
+    pub channel_base: usize,
+    /// Upper bound on the channels of any block.
+    pub channel_max: usize,
+    /// Clamp applied after every conv and toRGB layer, if any.
+    pub conv_clamp: Option<f32>,
+    /// Optional human-readable model name.
+    pub name: Option<String>,
+    /// Optional free-text description.
+    pub description: Option<String>,
+}
+
+/// Smallest and largest supported output resolutions.
+pub const RESOLUTION_RANGE: std::ops::RangeInclusive<usize> = 8..=1024;
+
+impl ModelConfig {
+    /// A config with `num_ws` derived from the resolution and no name; checked with [`Self::validate`].
+    pub fn new(
+        resolution: usize,
+        z_dim: usize,
+        w_dim: usize,
+        mapping_layers: usize,
+        channel_base: usize,
+        channel_max: usize,
+        conv_clamp: Option<f32>,
+    ) -> Result<Self, ModelError> {
+        let config = Self {
+            z_dim,
+            w_dim,
+            num_ws: num_ws_for(resolution),
+            resolution,
+            mapping_layers,
+            mapping_lr_multiplier: 0.01,
+            channel_base,
+            channel_max,
+            conv_clamp,
+            name: None,
+            description: None,
+        };
+        config.validate().map_err(ModelError::Config)?;
+        Ok(config)
+    }
+
+    /// The 256 px "config-F-sized" network of the benchmark: channel base 16384, channel max 512,
+    /// z and w of 512, 8 mapping layers, clamp 256.
+    pub fn config_f_256() -> Self {
+        Self::new(256, 512, 512, 8, 16384, 512, Some(256.0)).expect("a valid built-in config")
+    }
+
+    /// Checks that the numbers describe a buildable network; the message names the offending field.
+    pub fn validate(&self) -> Result<(), String> {
+        if !self.resolution.is_power_of_two() || !RESOLUTION_RANGE.contains(&self.resolution) {
+            return Err(format!(
+                "img_resolution {} is not a power of two in {}..={}",
+                self.resolution,
+                RESOLUTION_RANGE.start(),
+                RESOLUTION_RANGE.end()
+            ));
+        }
+        if self.num_ws != num_ws_for(self.resolution) {
+            return Err(format!(
+                "num_ws {} does not match img_resolution {} (expected {})",
+                self.num_ws,
+                self.resolution,
+                num_ws_for(self.resolution)
+            ));
+        }
+        for (field, value) in [
+            ("z_dim", self.z_dim),
+            ("w_dim", self.w_dim),
+            ("mapping_layers", self.mapping_layers),
+            ("channel_max", self.channel_max),
+        ] {
+            if value == 0 {
+                return Err(format!("{field} must be at least 1"));
+            }
+        }
+        if self.channel_base < self.resolution {
+            return Err(format!(
+                "channel_base {} gives block {} no channels (it must be at least the resolution)",
+                self.channel_base, self.resolution
+            ));
+        }
+        if !self.mapping_lr_multiplier.is_finite() || self.mapping_lr_multiplier <= 0.0 {
+            return Err(format!(
+                "mapping_lr_multiplier {} must be a positive number",
+                self.mapping_lr_multiplier
+            ));
+        }
+        if let Some(clamp) = self.conv_clamp
+            && !(clamp.is_finite() && clamp > 0.0)
+        {
+            return Err(format!("conv_clamp {clamp} must be a positive number"));
+        }
+        Ok(())
+    }
+
+    /// Channels of the block at resolution `r`.
+    pub fn channels(&self, r: usize) -> usize {
+        (self.channel_base / r).min(self.channel_max)
+    }
+
+    /// Block resolutions 4, 8, …, resolution.
+    pub fn block_resolutions(&self) -> Vec<usize> {
+        (2..=self.resolution.trailing_zeros())
+            .map(|k| 1usize << k)
+            .collect()
+    }
+
+    /// Every modulated conv layer in network order (b4.conv1, b8.conv0, b8.conv1, …).
+    pub fn conv_layers(&self) -> Vec<ConvShape> {
+        let mut layers = Vec::new();
+        for r in self.block_resolutions() {
+            if r > 4 {
+                layers.push(ConvShape {
+                    resolution: r,
+                    c_in: self.channels(r / 2),
+                    c_out: self.channels(r),
+                    up: true,
+                    ws_index: 2 * r.trailing_zeros() as usize - 5,
+                });
+            }
+            layers.push(ConvShape {
+                resolution: r,
+                c_in: self.channels(r),
+                c_out: self.channels(r),
+                up: false,
+                ws_index: if r == 4 {
+                    0
+                } else {
+                    2 * r.trailing_zeros() as usize - 4
+                },
+            });
+        }
+        layers
+    }
+
+    /// The w index used by the toRGB layer of block `r`.
+    pub fn torgb_ws_index(r: usize) -> usize {
+        if r == 4 {
+            1
+        } else {
+            2 * r.trailing_zeros() as usize - 3
+        }
+    }
+}
+
+/// One modulated 3×3 conv layer's place in the network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvShape {
+    /// Output resolution.
+    pub resolution: usize,
+    /// Input channels.
+    pub c_in: usize,
+    /// Output channels.
+    pub c_out: usize,
+    /// Whether this is an up-sampling conv0 (input at half resolution).
+    pub up: bool,
+    /// The w (and noise) index of the layer.
+    pub ws_index: usize,
+}
+
+impl ConvShape {
+    /// The canonical tensor-name prefix, e.g. `synthesis.b8.conv0`.
+    pub fn prefix(&self) -> String {
+        format!(
+            "synthesis.b{}.conv{}",
+            self.resolution,
+            if self.up { 0 } else { 1 }
+        )
+    }
+}
+
+/// `num_ws = 2·log2(resolution) − 2` (spec §2.1).
+pub fn num_ws_for(resolution: usize) -> usize {
+    (2 * resolution.trailing_zeros() as usize).saturating_sub(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ws_indices_follow_the_spec_table() {
+        let config = ModelConfig::new(512, 512, 512, 8, 32768, 512, None).unwrap();
+        assert_eq!(config.num_ws, 16);
+        let convs = config.conv_layers();
+        assert_eq!(convs.len(), 15);
+        let names: Vec<(String, usize)> = convs.iter().map(|c| (c.prefix(), c.ws_index)).collect();
+        assert_eq!(names[0], ("synthesis.b4.conv1".into(), 0));
+        assert_eq!(names[1], ("synthesis.b8.conv0".into(), 1));
+        assert_eq!(names[14], ("synthesis.b512.conv1".into(), 14));
+        assert_eq!(ModelConfig::torgb_ws_index(4), 1);
+        assert_eq!(ModelConfig::torgb_ws_index(512), 15);
+        for (i, c) in convs.iter().enumerate() {
+            assert_eq!(c.ws_index, i, "noise index equals ws index");
+        }
+    }
+
+    #[test]
+    fn channels_follow_the_spec_table() {
+        let config = ModelConfig::config_f_256();
+        let ch: Vec<usize> = config
+            .block_resolutions()
+            .iter()
+            .map(|&r| config.channels(r))
+            .collect();
+        assert_eq!(ch, [512, 512, 512, 512, 256, 128, 64]);
+    }
+
+    #[test]
+    fn rejects_bad_numbers() {
+        assert!(ModelConfig::new(48, 8, 8, 2, 256, 16, None).is_err());
+        assert!(ModelConfig::new(2048, 8, 8, 2, 4096, 16, None).is_err());
+        assert!(ModelConfig::new(64, 8, 8, 2, 32, 16, None).is_err());
+        assert!(ModelConfig::new(64, 8, 8, 2, 256, 16, Some(-1.0)).is_err());
+        assert!(ModelConfig::new(64, 0, 8, 2, 256, 16, None).is_err());
+    }
+}

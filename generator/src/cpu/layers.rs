@@ -1,0 +1,253 @@
+//! One plain-Rust function per network layer, written straight from the spec with f64 accumulation.
+//! All functions work on one sample in CHW layout.
+
+use crate::model::{ConvLayer, DenseLayer, ToRgbLayer};
+use rayon::prelude::*;
+
+/// Slope of the leaky ReLU.
+const LRELU_SLOPE: f64 = 0.2;
+/// Gain after the leaky ReLU.
+const LRELU_GAIN: f64 = std::f64::consts::SQRT_2;
+
+/// 2nd-moment normalisation of one latent (spec §1.1).
+pub fn pixel_norm(x: &[f32]) -> Vec<f32> {
+    let mean_sq = x.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / x.len() as f64;
+    let scale = 1.0 / (mean_sq + 1e-8).sqrt();
+    x.iter().map(|&v| (v as f64 * scale) as f32).collect()
+}
+
+/// An equalised dense layer: `x·(W·weight_gain)ᵀ + b·bias_gain`, then optionally lrelu·√2 (spec §1.2).
+pub fn dense(
+    x: &[f32],
+    layer: &DenseLayer,
+    weight_gain: f64,
+    bias_gain: f64,
+    lrelu: bool,
+) -> Vec<f32> {
+    (0..layer.out_features)
+        .map(|o| {
+            let row = &layer.weight[o * layer.in_features..(o + 1) * layer.in_features];
+            let dot: f64 = row.iter().zip(x).map(|(&w, &v)| w as f64 * v as f64).sum();
+            let y = dot * weight_gain + layer.bias[o] as f64 * bias_gain;
+            (if lrelu { leaky(y) } else { y }) as f32
+        })
+        .collect()
+}
+
+/// The style vector of a modulated layer: `w·(A/√w_dim)ᵀ + a_b` (spec §2.3).
+pub fn affine(w: &[f32], layer: &DenseLayer) -> Vec<f32> {
+    dense(
+        w,
+        layer,
+        1.0 / (layer.in_features as f64).sqrt(),
+        1.0,
+        false,
+    )
+}
+
+/// Demodulation coefficients `d[o] = 1/√(Σ_{i,a,b} (W[o,i,a,b]·s[i])² + 1e-8)` (spec §2.4).
+pub fn demodulation(layer: &ConvLayer, s: &[f32]) -> Vec<f32> {
+    let c_in = layer.shape.c_in;
+    (0..layer.shape.c_out)
+        .map(|o| {
+            let sum: f64 = (0..c_in * 9)
+                .map(|k| (layer.weight[o * c_in * 9 + k] as f64 * s[k / 9] as f64).powi(2))
+                .sum();
+            (1.0 / (sum + 1e-8).sqrt()) as f32
+        })
+        .collect()
+}
+
+/// The fused per-sample weights `W''[o,i,a,b] = W·s[i]·d[o]`.
+fn modulated_weights(layer: &ConvLayer, s: &[f32], d: &[f32]) -> Vec<f64> {
+    let c_in = layer.shape.c_in;
+    layer
+        .weight
+        .iter()
+        .enumerate()
+        .map(|(k, &w)| w as f64 * s[(k / 9) % c_in] as f64 * d[k / (9 * c_in)] as f64)
+        .collect()
+}
+
+/// Same-resolution modulated 3×3 conv with zero padding 1 (spec §2.5), before noise and bias.
+pub fn modulated_conv(layer: &ConvLayer, x: &[f32], s: &[f32], d: &[f32], size: usize) -> Vec<f32> {
+    let (c_in, c_out) = (layer.shape.c_in, layer.shape.c_out);
+    let w = modulated_weights(layer, s, d);
+    let plane = size * size;
+    (0..c_out)
+        .into_par_iter()
+        .flat_map_iter(|o| {
+            let mut out = vec![0f64; plane];
+            for i in 0..c_in {
+                let xi = &x[i * plane..(i + 1) * plane];
+                for a in 0..3 {
+                    for b in 0..3 {
+                        let k = w[((o * c_in + i) * 3 + a) * 3 + b];
+                        for p in 0..size {
+                            let Some(row) = (p + a).checked_sub(1).filter(|&r| r < size) else {
+                                continue;
+                            };
+                            for q in 0..size {
+                                let Some(col) = (q + b).checked_sub(1).filter(|&c| c < size) else {
+                                    continue;
+                                };
+                                out[p * size + q] += k * xi[row * size + col] as f64;
+                            }
+                        }
+                    }
+                }
+            }
+            out.into_iter().map(|v| v as f32)
+        })
+        .collect()
+}
+
+/// The FIR taps of the 2× up-sampling filter with its gain folded in: `[1,3,3,1]/4` per axis.
+const UP_TAPS: [f64; 4] = [0.25, 0.75, 0.75, 0.25];
+
+/// Up-sampling modulated 3×3 conv (spec §2.6), from its definition: a stride-2 unflipped transposed
+/// conv to `2H+1`, zero padding 1, then the 4×4 FIR `g = outer(k,k)/16`. Input `[c_in, H, H]`,
+/// output `[c_out, 2H, 2H]`, before noise and bias.
+pub fn modulated_conv_up(
+    layer: &ConvLayer,
+    x: &[f32],
+    s: &[f32],
+    d: &[f32],
+    size_in: usize,
+) -> Vec<f32> {
+    let (c_in, c_out) = (layer.shape.c_in, layer.shape.c_out);
+    let w = modulated_weights(layer, s, d);
+    let h = size_in;
+    let t = 2 * h + 1;
+    let out_size = 2 * h;
+    (0..c_out)
+        .into_par_iter()
+        .flat_map_iter(|o| {
+            // Transposed conv, padded by one on each side: index (2h+a+1).
+            let padded = t + 2;
+            let mut y = vec![0f64; padded * padded];
+            for i in 0..c_in {
+                for r in 0..h {
+                    for c in 0..h {
+                        let v = x[(i * h + r) * h + c] as f64;
+                        for a in 0..3 {
+                            for b in 0..3 {
+                                y[(2 * r + a + 1) * padded + 2 * c + b + 1] +=
+                                    v * w[((o * c_in + i) * 3 + a) * 3 + b];
+                            }
+                        }
+                    }
+                }
+            }
+            let mut z = vec![0f32; out_size * out_size];
+            for p in 0..out_size {
+                for q in 0..out_size {
+                    let mut acc = 0f64;
+                    for (u, gu) in UP_TAPS.iter().enumerate() {
+                        for (v, gv) in UP_TAPS.iter().enumerate() {
+                            acc += gu * gv * y[(p + u) * padded + q + v];
+                        }
+                    }
+                    z[p * out_size + q] = acc as f32;
+                }
+            }
+            z
+        })
+        .collect()
+}
+
+/// Noise, bias, lrelu, gain and clamp, in that order (spec §2.7–§2.8), in place on `[c_out, r, r]`.
+pub fn noise_bias_activation(
+    y: &mut [f32],
+    layer: &ConvLayer,
+    noise: Option<&[f32]>,
+    clamp: Option<f32>,
+) {
+    let plane = layer.shape.resolution * layer.shape.resolution;
+    for (o, channel) in y.chunks_exact_mut(plane).enumerate() {
+        for (p, v) in channel.iter_mut().enumerate() {
+            let mut t = *v as f64;
+            if let Some(noise) = noise {
+                t += layer.noise_strength as f64 * noise[p] as f64;
+            }
+            let mut a = leaky(t + layer.bias[o] as f64);
+            if let Some(c) = clamp {
+                a = a.clamp(-(c as f64), c as f64);
+            }
+            *v = a as f32;
+        }
+    }
+}
+
+/// The style of a toRGB layer with ADA's gain applied: `affine(w)/√c_in` (spec §2.9).
+pub fn torgb_style(w: &[f32], layer: &ToRgbLayer) -> Vec<f32> {
+    dense(
+        w,
+        &layer.affine,
+        1.0 / (layer.affine.in_features as f64).sqrt(),
+        1.0,
+        false,
+    )
+    .iter()
+    .map(|&v| (v as f64 / (layer.c_in as f64).sqrt()) as f32)
+    .collect()
+}
+
+/// ToRGB: 1×1 modulated conv with the style `s` of [`torgb_style`], no demodulation, plus bias, then
+/// the clamp (spec §2.9).
+pub fn torgb(layer: &ToRgbLayer, x: &[f32], s: &[f32], clamp: Option<f32>) -> Vec<f32> {
+    let plane = x.len() / layer.c_in;
+    (0..3)
+        .flat_map(|c| (0..plane).map(move |p| (c, p)))
+        .map(|(c, p)| {
+            let mut acc = layer.bias[c] as f64;
+            for i in 0..layer.c_in {
+                acc +=
+                    layer.weight[c * layer.c_in + i] as f64 * s[i] as f64 * x[i * plane + p] as f64;
+            }
+            (match clamp {
+                Some(cl) => acc.clamp(-(cl as f64), cl as f64),
+                None => acc,
+            }) as f32
+        })
+        .collect()
+}
+
+/// 2× up-sampling of the skip image (spec §2.10) from its definition: zero-stuff, pad 2 before and 1
+/// after, then the 4-tap FIR per axis. `[3, H, H]` → `[3, 2H, 2H]`.
+pub fn upsample_image(img: &[f32], size: usize) -> Vec<f32> {
+    let out = 2 * size;
+    let padded = out + 3;
+    let stuffed_at = |i: usize| -> Option<usize> {
+        // Position i of the padded signal holds input element (i−2)/2 when i−2 is even.
+        i.checked_sub(2)
+            .filter(|j| j % 2 == 0 && j / 2 < size)
+            .map(|j| j / 2)
+    };
+    let mut result = Vec::with_capacity(3 * out * out);
+    for c in 0..3 {
+        let plane = &img[c * size * size..(c + 1) * size * size];
+        for p in 0..out {
+            for q in 0..out {
+                let mut acc = 0f64;
+                for (u, gu) in UP_TAPS.iter().enumerate() {
+                    let Some(r) = stuffed_at(p + u).filter(|_| p + u < padded) else {
+                        continue;
+                    };
+                    for (v, gv) in UP_TAPS.iter().enumerate() {
+                        let Some(col) = stuffed_at(q + v) else {
+                            continue;
+                        };
+                        acc += gu * gv * plane[r * size + col] as f64;
+                    }
+                }
+                result.push(acc as f32);
+            }
+        }
+    }
+    result
+}
+
+fn leaky(v: f64) -> f64 {
+    (if v >= 0.0 { v } else { LRELU_SLOPE * v }) * LRELU_GAIN
+}
