@@ -1,3 +1,124 @@
-//! The `drape` command line.
+//! The `drape` command line: run, check and inspect design graphs, list nodes, benchmark the generator.
 
-fn main() {}
+mod bench;
+mod catalogue;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use drape_engine::Override;
+
+/// drape: AI clothing designs from node graphs, rendered on the GPU.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a graph: render and write its outputs.
+    Run {
+        /// The graph file (.ron).
+        graph: PathBuf,
+        /// Override a parameter: NODE.PARAM=VALUE in RON syntax, e.g. mixed.style=0.8 or image.noise=none.
+        #[arg(long = "set", value_name = "NODE.PARAM=VALUE")]
+        overrides: Vec<Override>,
+        /// Run only these nodes (and what they need) instead of every output.
+        #[arg(long, value_name = "NODE")]
+        only: Vec<String>,
+        /// Print the time each node took.
+        #[arg(long)]
+        timings: bool,
+        /// GPU adapter: an index or part of a name (see `drape adapters`); also DRAPE_ADAPTER.
+        #[arg(long)]
+        adapter: Option<String>,
+        /// Say more: the GPU adapter in use and every node's status.
+        #[arg(short, long)]
+        verbose: bool,
+    },
+    /// Validate graphs without running them; lists every problem and exits 1 if there is any.
+    Check {
+        /// Graph files.
+        #[arg(required = true)]
+        graphs: Vec<PathBuf>,
+        /// Overrides to check along with the graphs (see `run`).
+        #[arg(long = "set", value_name = "NODE.PARAM=VALUE")]
+        overrides: Vec<Override>,
+    },
+    /// The node catalogue: every node, or one in detail.
+    Nodes {
+        /// A node name (kebab-case or as written in graphs).
+        name: Option<String>,
+        /// Print the catalogue as Markdown (docs/nodes.md is made with this).
+        #[arg(long)]
+        markdown: bool,
+    },
+    /// List the GPU adapters drape can use.
+    Adapters,
+    /// Measure generator speed: images/s and GFLOP/s per batch size.
+    Bench {
+        /// A model folder to time (the default model if none; see also --no-config-f).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Batch sizes, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
+        batch: Vec<usize>,
+        /// Skip the 256 px config-F-sized network with random weights.
+        #[arg(long)]
+        no_config_f: bool,
+        /// Keep repeating each measurement for at least this many seconds.
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f64,
+        /// Also time every synthesis dispatch on its own at the largest batch.
+        #[arg(long)]
+        profile: bool,
+        /// GPU adapter: an index or part of a name; also DRAPE_ADAPTER.
+        #[arg(long)]
+        adapter: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run {
+            graph,
+            overrides,
+            only,
+            timings,
+            adapter,
+            verbose,
+        } => run::run(
+            &graph,
+            &overrides,
+            &only,
+            &run::Options {
+                timings,
+                adapter,
+                verbose,
+            },
+        ),
+        Command::Check { graphs, overrides } => run::check(&graphs, &overrides),
+        Command::Nodes { name, markdown } => catalogue::show(name.as_deref(), markdown),
+        Command::Adapters => bench::adapters(),
+        Command::Bench {
+            model,
+            batch,
+            no_config_f,
+            seconds,
+            profile,
+            adapter,
+        } => bench::bench(model, batch, !no_config_f, seconds, profile, adapter),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -231,6 +231,7 @@ impl<'a> Loader<'a> {
                 }
             },
         }
+        let model_named = model.is_some();
         let model = model.and_then(|m| self.model_folder(m));
 
         let Some(nodes_expr) = nodes_expr else {
@@ -280,7 +281,7 @@ impl<'a> Loader<'a> {
                 continue;
             }
             ids.insert(id.clone(), id_span);
-            match self.node(&id, id_span, &entry.value, model.as_deref()) {
+            match self.node(&id, id_span, &entry.value, model.as_deref(), model_named) {
                 Some(node) => pending.push(node),
                 None => complete = false,
             }
@@ -302,7 +303,7 @@ impl<'a> Loader<'a> {
             }
         }
 
-        let nodes = self.connect(&pending, complete)?;
+        let nodes = self.connect(&pending, &ids)?;
         if !complete {
             return None;
         }
@@ -368,6 +369,7 @@ impl<'a> Loader<'a> {
         id_span: (usize, usize),
         expr: &Expr<'_>,
         model: Option<&Path>,
+        model_named: bool,
     ) -> Option<PendingNode> {
         let Expr::Struct(s) = expr else {
             self.error(
@@ -524,18 +526,21 @@ impl<'a> Loader<'a> {
             }
         }
         if op.uses_model() && model.is_none() {
-            self.error(
-                op_span,
-                format!(
-                    "{} needs a model, but the graph names none or its model folder is invalid",
-                    graph_name(op.name())
-                ),
-            )
-            .in_node(id)
-            .help = Some(
-                "add `model: \"../models/clothing\"` (relative to the graph file) to the graph"
-                    .into(),
-            );
+            // An invalid model folder is reported once, at the `model` field.
+            if !model_named {
+                self.error(
+                    op_span,
+                    format!(
+                        "{} needs a model, but the graph names none",
+                        graph_name(op.name())
+                    ),
+                )
+                .in_node(id)
+                .help = Some(
+                    "add `model: \"../models/clothing\"` (relative to the graph file) to the graph"
+                        .into(),
+                );
+            }
             ok = false;
         }
         if ok {
@@ -640,7 +645,13 @@ impl<'a> Loader<'a> {
     }
 
     /// Resolves references into connections, checking ports and edge types.
-    fn connect(&mut self, pending: &[PendingNode], complete: bool) -> Option<Vec<GraphNode>> {
+    /// `declared` holds every id in the file, including nodes that failed validation themselves:
+    /// references to those are not reported again.
+    fn connect(
+        &mut self,
+        pending: &[PendingNode],
+        declared: &HashMap<String, (usize, usize)>,
+    ) -> Option<Vec<GraphNode>> {
         let index: HashMap<&str, usize> = pending
             .iter()
             .enumerate()
@@ -661,13 +672,13 @@ impl<'a> Loader<'a> {
                     None => (reference.as_str(), None),
                 };
                 let Some(&from) = index.get(target) else {
-                    if complete {
+                    if !declared.contains_key(target) {
                         let hint = did_you_mean(target, index.keys().copied())
                             .map(|s| format!("did you mean \"{s}\"? "))
                             .unwrap_or_default();
                         self.error(*ref_span, format!("input `{port_name}` refers to node \"{target}\", which does not exist"))
                             .in_node(&node.id)
-                            .help = Some(format!("{hint}the nodes are: {}", sorted(index.keys())));
+                            .help = Some(format!("{hint}the nodes are: {}", sorted(declared.keys())));
                     }
                     continue;
                 };

@@ -163,6 +163,17 @@ impl Resources {
         Ok(made)
     }
 
+    /// The resource under `key`, if it was created and has type `T`.
+    pub fn get<T: Any + Send + Sync>(&self, key: &str) -> Option<Arc<T>> {
+        let entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        entries
+            .get(key)
+            .and_then(|e| Arc::clone(e).downcast::<T>().ok())
+    }
+
     /// Drops every resource whose key starts with `prefix` (e.g. a model folder that changed on disk).
     pub fn forget_prefix(&self, prefix: &str) {
         let mut entries = self

@@ -1,0 +1,168 @@
+//! `drape run` and `drape check`: load and validate graphs, run them with progress, and report what
+//! was written, what failed (with the node's location) and, on request, per-node timings.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use drape_engine::{Diagnostic, Engine, Event, Graph, Override, Status, load_graph};
+use drape_generator::AdapterChoice;
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// How `drape run` reports.
+pub struct Options {
+    /// Print per-node times.
+    pub timings: bool,
+    /// The GPU adapter to use, if not automatic.
+    pub adapter: Option<String>,
+    /// Print the adapter and every node's status.
+    pub verbose: bool,
+}
+
+/// `drape check`: validates every graph, printing all problems.
+pub fn check(graphs: &[PathBuf], overrides: &[Override]) -> anyhow::Result<ExitCode> {
+    let registry = drape_nodes::registry();
+    let mut failed = false;
+    for path in graphs {
+        match load_graph(path, &registry, overrides) {
+            Ok(graph) => println!("ok: {} ({} nodes)", path.display(), graph.nodes.len()),
+            Err(diagnostics) => {
+                eprintln!("{diagnostics}\n");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `drape run`.
+pub fn run(
+    path: &Path,
+    overrides: &[Override],
+    only: &[String],
+    options: &Options,
+) -> anyhow::Result<ExitCode> {
+    let registry = drape_nodes::registry();
+    let graph = match load_graph(path, &registry, overrides) {
+        Ok(graph) => graph,
+        Err(diagnostics) => {
+            eprintln!("{diagnostics}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let mut engine = Engine::new();
+    let choice = options
+        .adapter
+        .as_deref()
+        .map_or_else(AdapterChoice::from_env, AdapterChoice::parse);
+    drape_nodes::set_adapter(engine.resources(), choice);
+
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{pos}/{len}] {msg} {elapsed}")
+            .expect("valid template"),
+    );
+    let report = engine
+        .run(&graph, only, &mut |event| match event {
+            Event::Started { id, index, total } => {
+                bar.set_length(total as u64);
+                bar.set_position(index as u64);
+                bar.set_message(id.to_string());
+            }
+            Event::Finished(record) => {
+                bar.inc(1);
+                if options.verbose {
+                    bar.println(format!(
+                        "{:>8} {} ({})",
+                        status_word(&record.status),
+                        record.id,
+                        record.op
+                    ));
+                }
+            }
+        })
+        .map_err(anyhow::Error::msg)?;
+    bar.finish_and_clear();
+
+    if options.verbose {
+        if let Some(adapter) = drape_nodes::adapter_description(engine.resources()) {
+            println!("adapter: {adapter}");
+        }
+    }
+    for file in report.files() {
+        println!("wrote {}", file.display());
+    }
+    for record in &report.records {
+        match &record.status {
+            Status::Failed(error) => eprintln!("{}\n", failure(&graph, &record.id, error)),
+            Status::Skipped { because } if options.verbose => {
+                eprintln!(
+                    "skipped node \"{}\": its input \"{because}\" failed",
+                    record.id
+                )
+            }
+            _ => {}
+        }
+    }
+    if options.timings {
+        println!(
+            "{:<24} {:<16} {:>10} {:>10}",
+            "node", "type", "status", "time"
+        );
+        for r in &report.records {
+            println!(
+                "{:<24} {:<16} {:>10} {:>8.1}ms",
+                r.id,
+                r.op,
+                status_word(&r.status),
+                r.duration.as_secs_f64() * 1e3
+            );
+        }
+    }
+    let (ran, cached) = (report.ran().len(), report.cached().len());
+    let failed = report.failures().count();
+    println!(
+        "{} node{}: {ran} ran, {cached} cached{} in {:.2} s",
+        report.records.len(),
+        if report.records.len() == 1 { "" } else { "s" },
+        if failed > 0 {
+            format!(", {failed} failed")
+        } else {
+            String::new()
+        },
+        report.duration.as_secs_f64()
+    );
+    Ok(if report.succeeded() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn status_word(status: &Status) -> &'static str {
+    match status {
+        Status::Ran => "ran",
+        Status::Cached => "cached",
+        Status::Failed(_) => "FAILED",
+        Status::Skipped { .. } => "skipped",
+    }
+}
+
+/// A node failure, located at the node in the graph file.
+fn failure(graph: &Graph, id: &str, error: &drape_engine::NodeError) -> String {
+    let node = graph.index_of(id).map(|i| &graph.nodes[i]);
+    let span = node.map_or((0, 0), |n| n.span);
+    let op = node.map_or("?", |n| n.op.name());
+    let mut d = Diagnostic::at(
+        &graph.path,
+        &graph.source,
+        span,
+        format!("{op} failed: {}", error.message),
+    );
+    d.in_node(id);
+    d.help.clone_from(&error.help);
+    d.to_string()
+}
