@@ -75,12 +75,13 @@ pub fn run(
             Event::Finished(record) => {
                 bar.inc(1);
                 if options.verbose {
-                    bar.println(format!(
+                    let line = format!(
                         "{:>8} {} ({})",
                         status_word(&record.status),
                         record.id,
                         record.op
-                    ));
+                    );
+                    bar.suspend(|| eprintln!("{line}"));
                 }
             }
         })
@@ -124,15 +125,15 @@ pub fn run(
     }
     let (ran, cached) = (report.ran().len(), report.cached().len());
     let failed = report.failures().count();
+    let skipped = report.records.len() - ran - cached - failed;
+    let mut summary = format!("{ran} ran, {cached} cached");
+    if failed > 0 {
+        summary += &format!(", {failed} failed, {skipped} skipped");
+    }
+    let plural = if report.records.len() == 1 { "" } else { "s" };
     println!(
-        "{} node{}: {ran} ran, {cached} cached{} in {:.2} s",
+        "{} node{plural}: {summary} in {:.2} s",
         report.records.len(),
-        if report.records.len() == 1 { "" } else { "s" },
-        if failed > 0 {
-            format!(", {failed} failed")
-        } else {
-            String::new()
-        },
         report.duration.as_secs_f64()
     );
     Ok(if report.succeeded() {
