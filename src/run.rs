@@ -88,10 +88,9 @@ pub fn run(
         .map_err(anyhow::Error::msg)?;
     bar.finish_and_clear();
 
-    if options.verbose {
-        if let Some(adapter) = drape_nodes::adapter_description(engine.resources()) {
-            println!("adapter: {adapter}");
-        }
+    let adapter = drape_nodes::adapter_description(engine.resources());
+    if let Some(adapter) = adapter.filter(|_| options.verbose) {
+        println!("adapter: {adapter}");
     }
     for file in report.files() {
         println!("wrote {}", file.display());

@@ -171,3 +171,38 @@ fn the_catalogue_lists_every_node_and_docs_nodes_md_is_current() {
         "docs/nodes.md is stale: run `cargo run -- nodes --markdown > docs/nodes.md`"
     );
 }
+
+#[test]
+fn every_example_graph_runs() {
+    let graphs = root().join("graphs");
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The examples name ../models/clothing; a link keeps that path valid while outputs go to the temp dir.
+    std::os::unix::fs::symlink(root().join("models"), dir.path().join("models"))
+        .expect("link models");
+    std::fs::create_dir_all(dir.path().join("graphs")).unwrap();
+    let mut ran = 0;
+    for entry in std::fs::read_dir(&graphs).expect("graphs/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "ron") {
+            continue;
+        }
+        let name = path.file_name().unwrap();
+        std::fs::copy(&path, dir.path().join("graphs").join(name)).unwrap();
+        let shown = Path::new("graphs").join(name);
+        let out = drape(&["run", shown.to_str().unwrap()], dir.path());
+        assert!(
+            out.status.success(),
+            "{}: {}{}",
+            shown.display(),
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stdout).contains("wrote "),
+            "{} wrote nothing",
+            shown.display()
+        );
+        ran += 1;
+    }
+    assert!(ran >= 2, "the example graphs were not found");
+}

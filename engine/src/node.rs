@@ -153,10 +153,11 @@ impl Resources {
             .entries
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(existing) = entries.get(key) {
-            if let Ok(found) = Arc::clone(existing).downcast::<T>() {
-                return Ok(found);
-            }
+        if let Some(found) = entries
+            .get(key)
+            .and_then(|e| Arc::clone(e).downcast::<T>().ok())
+        {
+            return Ok(found);
         }
         let made = Arc::new(make()?);
         entries.insert(key.to_string(), made.clone());

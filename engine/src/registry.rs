@@ -102,7 +102,7 @@ impl Registry {
                     ));
                 }
             }
-            if node.is_output() == !node.outputs().is_empty() && !node.is_output() {
+            if !node.is_output() && node.outputs().is_empty() {
                 problems.push(format!("`{name}` has no outputs and is not an output node"));
             }
         }
