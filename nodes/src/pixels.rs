@@ -20,9 +20,10 @@ mod tests {
 
     #[test]
     fn rounds_like_generate_py() {
-        // One pixel per channel value: -1 → 0, 1 → 255, 0 → 128, out of range clamps.
-        let planar = [-1.0, 0.0, 1.0, 2.0, -3.0, 0.999];
+        // Planar R = [-1, 0], G = [1, 2], B = [-3, -0.5]: -1 → 0, 0 → 128, 1 → 255, out of range
+        // clamps, and -0.5 → floor(64.25) = 64.
+        let planar = [-1.0, 0.0, 1.0, 2.0, -3.0, -0.5];
         let rgb = to_rgb8(&planar, 2, 1);
-        assert_eq!(rgb, vec![0, 1, 255, 128, 255, 255]);
+        assert_eq!(rgb, vec![0, 255, 0, 128, 255, 64]);
     }
 }
