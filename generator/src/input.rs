@@ -57,3 +57,19 @@ pub fn check(
     }
     Ok(())
 }
+
+/// Checks latents z `[batch, z_dim]` for `config`.
+pub fn check_z(config: &crate::ModelConfig, z: &[f32], batch: usize) -> Result<(), InputError> {
+    check("z", z, batch, config.z_dim, "[batch, z_dim]")
+}
+
+/// Checks per-layer latents ws `[batch, num_ws, w_dim]` for `config`.
+pub fn check_ws(config: &crate::ModelConfig, ws: &[f32], batch: usize) -> Result<(), InputError> {
+    check(
+        "ws",
+        ws,
+        batch,
+        config.num_ws * config.w_dim,
+        "[batch, num_ws, w_dim]",
+    )
+}

@@ -28,7 +28,7 @@ pub fn map(
     truncation: &Truncation,
 ) -> Result<Vec<f32>, InputError> {
     let c = model.config();
-    input::check("z", z, batch, c.z_dim, "[batch, z_dim]")?;
+    input::check_z(c, z, batch)?;
     let lr = c.mapping_lr_multiplier as f64;
     let w: Vec<f32> = z
         .par_chunks_exact(c.z_dim)
@@ -64,13 +64,7 @@ pub fn synthesize_traced(
     noise: &NoiseMode,
 ) -> Result<(Vec<f32>, Vec<Activation>), InputError> {
     let c = model.config();
-    input::check(
-        "ws",
-        ws,
-        batch,
-        c.num_ws * c.w_dim,
-        "[batch, num_ws, w_dim]",
-    )?;
+    input::check_ws(c, ws, batch)?;
     let per_sample: Vec<(Vec<f32>, Vec<Activation>)> = ws
         .par_chunks_exact(c.num_ws * c.w_dim)
         .enumerate()

@@ -88,7 +88,7 @@ impl Generator {
         truncation: &Truncation,
     ) -> Result<Vec<f32>, GpuError> {
         let c = self.model.config();
-        input::check("z", z, batch, c.z_dim, "[batch, z_dim]")?;
+        input::check_z(c, z, batch)?;
         let mut w = Vec::with_capacity(batch * c.w_dim);
         for (start, count) in self.chunks(batch) {
             let chunk = &z[start * c.z_dim..(start + count) * c.z_dim];
@@ -129,13 +129,7 @@ impl Generator {
         batch: usize,
     ) -> Result<Vec<(String, Duration)>, GpuError> {
         let c = self.model.config();
-        input::check(
-            "ws",
-            ws,
-            batch,
-            c.num_ws * c.w_dim,
-            "[batch, num_ws, w_dim]",
-        )?;
+        input::check_ws(c, ws, batch)?;
         let batch = batch.min(self.plan.max_batch);
         let ws = &ws[..batch * c.num_ws * c.w_dim];
         self.with_workspace(batch, |space| {
@@ -173,7 +167,7 @@ impl Generator {
     ) -> Result<(Vec<f32>, Vec<Activation>), GpuError> {
         let c = self.model.config();
         let per_design = c.num_ws * c.w_dim;
-        input::check("ws", ws, batch, per_design, "[batch, num_ws, w_dim]")?;
+        input::check_ws(c, ws, batch)?;
         let mut images = Vec::with_capacity(batch * 3 * c.resolution * c.resolution);
         let mut trace: Vec<Activation> = Vec::new();
         for (start, count) in self.chunks(batch) {
