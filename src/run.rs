@@ -100,7 +100,7 @@ pub fn run(
             Status::Failed(error) => eprintln!("{}\n", failure(&graph, &record.id, error)),
             Status::Skipped { because } if options.verbose => {
                 eprintln!(
-                    "skipped node \"{}\": its input \"{because}\" failed",
+                    "skipped node \"{}\": node \"{because}\" upstream of it failed",
                     record.id
                 )
             }

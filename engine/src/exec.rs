@@ -167,11 +167,6 @@ impl Engine {
         &self.resources
     }
 
-    /// Number of node outputs held in the cache.
-    pub fn cached_entries(&self) -> usize {
-        self.cache.len()
-    }
-
     /// Runs the graph's outputs (or the nodes named in `only` and what they need). Errors only when
     /// the plan itself is impossible; node failures are in the report.
     pub fn run(

@@ -174,15 +174,6 @@ impl Resources {
             .get(key)
             .and_then(|e| Arc::clone(e).downcast::<T>().ok())
     }
-
-    /// Drops every resource whose key starts with `prefix` (e.g. a model folder that changed on disk).
-    pub fn forget_prefix(&self, prefix: &str) {
-        let mut entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        entries.retain(|key, _| !key.starts_with(prefix));
-    }
 }
 
 /// Everything a running node can see.

@@ -132,21 +132,6 @@ impl ParamType {
             }
         }
     }
-
-    /// A short type name for tables.
-    pub fn short_name(&self) -> String {
-        match self {
-            ParamType::Float { .. } => "number".into(),
-            ParamType::Int { .. } => "integer".into(),
-            ParamType::Bool => "bool".into(),
-            ParamType::Text => "text".into(),
-            ParamType::Path => "path".into(),
-            ParamType::Choice(options) => options.join("|"),
-            ParamType::Seeds => "seeds".into(),
-            ParamType::List(inner) => format!("[{}]", inner.short_name()),
-            ParamType::Record(_) => "record".into(),
-        }
-    }
 }
 
 impl ParamDefault {
@@ -248,11 +233,6 @@ impl Params {
         }
     }
 
-    /// An optional number parameter.
-    pub fn opt_float(&self, name: &str) -> Result<Option<f64>, NodeError> {
-        self.get(name).map(|_| self.float(name)).transpose()
-    }
-
     /// An integer parameter.
     pub fn int(&self, name: &str) -> Result<i64, NodeError> {
         match self.required(name)? {
@@ -281,11 +261,6 @@ impl Params {
             ParamValue::Path { written, .. } => Ok(written),
             _ => Err(wrong_type(name, "text")),
         }
-    }
-
-    /// An optional text parameter.
-    pub fn opt_text(&self, name: &str) -> Result<Option<&str>, NodeError> {
-        self.get(name).map(|_| self.text(name)).transpose()
     }
 
     /// A path parameter, resolved against the graph file's folder.

@@ -191,15 +191,4 @@ impl Value {
             Value::Text(_) => ValueType::Text,
         }
     }
-
-    /// Approximate memory held by this value, for cache accounting.
-    pub fn byte_size(&self) -> usize {
-        match self {
-            Value::Latents(v) => v.data.len() * 4,
-            Value::WPlus(v) => v.data.len() * 4,
-            Value::Images(v) => v.data.len() * 4,
-            Value::Number(_) => 8,
-            Value::Text(t) => t.len(),
-        }
-    }
 }
