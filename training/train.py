@@ -60,6 +60,8 @@ def parse_args(argv: list[str] | None = None) -> TrainOptions:
     run.add_argument("--log-every", type=int, default=DEFAULTS.log_every)
     run.add_argument("--resume", type=Path, default=None,
                      help="checkpoint to continue exactly; settings not given here come from it")
+    run.add_argument("--init-from", type=Path, default=None,
+                     help="checkpoint of another run (e.g. a lower resolution) whose matching layers start this one")
     run.add_argument("--export", type=Path, default=None, help="model folder to write the EMA generator to at the end")
     run.add_argument("--f16", dest="export_dtype", action="store_const", const="f16", default=None,
                      help="export float16 tensors (default float32)")
@@ -74,8 +76,8 @@ def parse_args(argv: list[str] | None = None) -> TrainOptions:
         batch=args.batch, steps=args.steps, lr_g=args.lr_g, lr_d=args.lr_d, r1_gamma=args.r1_gamma,
         r1_interval=args.r1_interval, ema_kimg=args.ema_kimg, mixing_prob=args.mixing_prob, augment=args.augment,
         mirror=args.mirror, amp=args.amp, seed=args.seed, device=args.device, sample_every=args.sample_every,
-        checkpoint_every=args.checkpoint_every, log_every=args.log_every, resume=args.resume, export=args.export,
-        export_dtype=args.export_dtype, name=args.name, description=args.description)
+        checkpoint_every=args.checkpoint_every, log_every=args.log_every, resume=args.resume,
+        init_from=args.init_from, export=args.export, export_dtype=args.export_dtype, name=args.name, description=args.description)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -72,6 +72,7 @@ class TrainOptions:
     checkpoint_every: int = 1000
     log_every: int = 10
     resume: Path | None = None
+    init_from: Path | None = None
     export: Path | None = None
     export_dtype: str | None = None
     name: str | None = None
@@ -162,6 +163,24 @@ class Trainer:
         self.sample_z = torch.from_numpy(z_from_seeds(list(range(SAMPLE_SEEDS)), options.network.z_dim))
         if checkpoint is not None:
             self.load_state(checkpoint)
+        elif options.init_from is not None:
+            self.copied_tensors = self.init_weights_from(load_checkpoint(options.init_from))
+
+    def init_weights_from(self, state: dict) -> int:
+        """Starts a new run from another run's weights: every tensor of G, G_ema and D whose name and shape match.
+
+        A 64 px network with the same channel formula as a 32 px one inherits all of its 4–32 px layers and
+        mapping; only the new top block (and D's new input block) start fresh. Optimizer state is not copied.
+        """
+        copied = 0
+        for name in ("G", "G_ema", "D"):
+            net = getattr(self, name)
+            own = net.state_dict()
+            matching = {key: value for key, value in state[name].items()
+                        if key in own and own[key].shape == value.shape}
+            net.load_state_dict(matching, strict=False)
+            copied += len(matching)
+        return copied
 
     def autocast(self):
         if self.use_amp:
