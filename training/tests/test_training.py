@@ -1,5 +1,7 @@
 """A few training steps of a tiny configuration on the CPU: finite losses, outputs, and exact resumption."""
 
+import dataclasses
+
 import numpy as np
 import torch
 
@@ -98,3 +100,24 @@ def test_command_line_builds_options():
     assert options.batch == 8 and options.export_dtype == "f16" and not options.mirror
     assert options.effective_r1_gamma == 0.0002 * 32**2 / 8 and options.effective_ema_kimg == 2.5
     assert TrainOptions.from_dict(options.to_dict()) == options
+
+
+def test_init_from_copies_every_matching_layer_of_a_lower_resolution_run(tmp_path):
+    Trainer(tiny_options(tmp_path, "low", steps=1)).run()
+    low = load_checkpoint(tmp_path / "low" / CHECKPOINT_FILE)
+    high_config = dataclasses.replace(TINY, img_resolution=32)
+    data = tmp_path / "images-32.npy"
+    np.save(data, np.random.RandomState(1).randint(0, 256, size=(12, 32, 32, 3), dtype=np.uint8))
+    high = Trainer(tiny_options(tmp_path, "high", steps=1, network=high_config, data=data,
+                                init_from=tmp_path / "low" / CHECKPOINT_FILE))
+    assert high.step == 0 and high.copied_tensors > 0
+    for name in ("G", "G_ema", "D"):
+        own = getattr(high, name).state_dict()
+        for key, value in low[name].items():
+            if key in own and own[key].shape == value.shape:
+                assert torch.equal(own[key], value), f"{name}.{key}"
+    g = high.G.state_dict()
+    assert torch.equal(g["synthesis.b16.conv1.weight"], low["G"]["synthesis.b16.conv1.weight"])
+    assert "synthesis.b32.conv1.weight" in g and "synthesis.b32.conv1.weight" not in low["G"]
+    assert "b16.fromrgb.weight" in low["D"] and "b16.fromrgb.weight" not in high.D.state_dict()
+    assert torch.equal(high.D.state_dict()["b16.conv0.weight"], low["D"]["b16.conv0.weight"])
