@@ -2,15 +2,20 @@
 //! node by writing a module with a unit struct implementing [`drape_engine::Node`] and listing it in
 //! [`registry`].
 
+mod atomic;
+mod design_png;
 mod grid;
 mod map;
 mod model;
 mod pixels;
+pub mod recipe;
+mod recreate;
 mod sample_latent;
 mod save;
 mod synthesize;
 
 pub use model::{adapter_description, set_adapter};
+pub use recreate::Recreate;
 
 use drape_engine::Registry;
 

@@ -1,0 +1,39 @@
+//! Atomic file output: write into a temporary file beside the target, then rename it into place, so a
+//! reader never sees a half-written file and a failed write leaves the old file untouched.
+
+use std::io::Write;
+use std::path::Path;
+
+use drape_engine::NodeError;
+
+/// Writes `path` through `fill`, atomically; creates the folder when needed.
+pub fn write_atomically(
+    path: &Path,
+    fill: impl FnOnce(&mut std::io::BufWriter<&mut std::fs::File>) -> Result<(), String>,
+) -> Result<(), NodeError> {
+    let io_error = |what: &str, e: &dyn std::fmt::Display| {
+        NodeError::new(format!("cannot {what} {}: {e}", path.display()))
+    };
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| io_error("create the folder of", &e))?;
+    let suffix = format!(
+        ".{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("out")
+    );
+    let mut file = tempfile::Builder::new()
+        .prefix(".drape-")
+        .suffix(&suffix)
+        .tempfile_in(dir)
+        .map_err(|e| io_error("create a temporary file for", &e))?;
+    {
+        let mut writer = std::io::BufWriter::new(file.as_file_mut());
+        fill(&mut writer).map_err(|e| io_error("encode", &e))?;
+        writer.flush().map_err(|e| io_error("write", &e))?;
+    }
+    file.persist(path)
+        .map_err(|e| io_error("write", &e.error))?;
+    Ok(())
+}
