@@ -3,8 +3,11 @@
 //! [`registry`].
 
 mod atomic;
+mod blend;
 mod design_png;
 mod grid;
+mod interpolate;
+mod interpolate_w;
 mod map;
 mod model;
 mod pixels;
@@ -23,7 +26,9 @@ use drape_engine::Registry;
 pub fn registry() -> Registry {
     Registry::new(vec![
         &sample_latent::SampleLatent,
+        &interpolate::Interpolate,
         &map::Map,
+        &interpolate_w::InterpolateW,
         &synthesize::Synthesize,
         &grid::Grid,
         &save::Save,
