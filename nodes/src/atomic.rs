@@ -23,9 +23,12 @@ pub fn write_atomically(
         ".{}.tmp",
         path.extension().and_then(|e| e.to_str()).unwrap_or("out")
     );
-    let mut file = tempfile::Builder::new()
-        .prefix(".drape-")
-        .suffix(&suffix)
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".drape-").suffix(&suffix);
+    // Temporary files are private by default; the output is an ordinary file (the umask applies).
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut file = builder
         .tempfile_in(dir)
         .map_err(|e| io_error("create a temporary file for", &e))?;
     {
@@ -36,4 +39,34 @@ pub fn write_atomically(
     file.persist(path)
         .map_err(|e| io_error("write", &e.error))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_whole_files_readable_like_any_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/out.txt");
+        write_atomically(&path, |f| f.write_all(b"hello").map_err(|e| e.to_string())).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"hello");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_ne!(mode & 0o044, 0, "not private to the owner: {mode:o}");
+        }
+        let failed = write_atomically(&path, |_| Err("no".into()));
+        assert!(failed.unwrap_err().message.contains("cannot encode"));
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            b"hello",
+            "a failed write leaves the old file"
+        );
+        assert_eq!(
+            std::fs::read_dir(path.parent().unwrap()).unwrap().count(),
+            1
+        );
+    }
 }

@@ -2,6 +2,7 @@
 //! node by writing a module with a unit struct implementing [`drape_engine::Node`] and listing it in
 //! [`registry`].
 
+mod animation;
 mod atomic;
 mod blend;
 mod design_png;
@@ -15,6 +16,7 @@ pub mod recipe;
 mod recreate;
 mod sample_latent;
 mod save;
+mod save_animation;
 mod synthesize;
 
 pub use model::{adapter_description, set_adapter};
@@ -32,6 +34,7 @@ pub fn registry() -> Registry {
         &synthesize::Synthesize,
         &grid::Grid,
         &save::Save,
+        &save_animation::SaveAnimation,
     ])
 }
 
