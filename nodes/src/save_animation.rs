@@ -23,8 +23,8 @@ impl Node for SaveAnimation {
 
     fn doc(&self) -> &'static str {
         "Writes a batch of images as one animation, a frame per image in batch order.\n\
-         The extension picks the format: `.gif` (256 colours per frame, chosen by NeuQuant for each \
-         frame; plays everywhere) or `.png`/`.apng` (an animated PNG: exact colours, plays in browsers). \
+         The extension picks the format: `.gif` (256 colours, chosen by NeuQuant from every frame so \
+         they don't flicker; plays everywhere) or `.png`/`.apng` (an animated PNG: exact colours, plays in browsers). \
          `ping_pong` plays the frames forward then back. The file is written atomically; an animated \
          PNG carries the graph in its drape:graph text chunk."
     }
