@@ -18,6 +18,7 @@ mod sample_latent;
 mod save;
 mod save_animation;
 mod synthesize;
+pub mod text;
 
 pub use model::{adapter_description, set_adapter};
 pub use recreate::Recreate;
