@@ -86,8 +86,8 @@ pub fn rerun(
                 "warning: the model in {} changed since {} was made (weights blake3 {}… then, {}… now); the design will differ",
                 model.display(),
                 png.display(),
-                &recorded[..recorded.len().min(12)],
-                &now[..12]
+                recorded.chars().take(12).collect::<String>(),
+                now.chars().take(12).collect::<String>()
             );
         }
     }
