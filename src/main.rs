@@ -1,7 +1,9 @@
-//! The `drape` command line: run, check and inspect design graphs, list nodes, benchmark the generator.
+//! The `drape` command line: run, check and inspect design graphs, re-create saved designs, list nodes,
+//! benchmark the generator.
 
 mod bench;
 mod catalogue;
+mod rerun;
 mod run;
 
 use std::path::PathBuf;
@@ -20,10 +22,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a graph: render and write its outputs.
+    /// Run a graph: render and write its outputs. Given a PNG drape saved, re-create that design.
     Run {
-        /// The graph file (.ron).
+        /// The graph file (.ron), or a design PNG written by Save to re-create from its recipe.
         graph: PathBuf,
+        /// For a design PNG: where to write the re-created design (default: <stem>.rerun.png beside it).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
         /// Override a parameter: NODE.PARAM=VALUE in RON syntax, e.g. mixed.style=0.8 or image.noise=none.
         #[arg(long = "set", value_name = "NODE.PARAM=VALUE")]
         overrides: Vec<Override>,
@@ -48,6 +53,14 @@ enum Command {
         /// Overrides to check along with the graphs (see `run`).
         #[arg(long = "set", value_name = "NODE.PARAM=VALUE")]
         overrides: Vec<Override>,
+    },
+    /// Show how a saved design was made (graph, output node, item, model, overrides).
+    Recipe {
+        /// A design PNG written by Save.
+        design: PathBuf,
+        /// Also write the embedded graph to this new file.
+        #[arg(long, value_name = "FILE")]
+        graph: Option<PathBuf>,
     },
     /// The node catalogue: every node, or one in detail.
     Nodes {
@@ -87,21 +100,34 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run {
             graph,
+            out,
             overrides,
             only,
             timings,
             adapter,
             verbose,
-        } => run::run(
-            &graph,
-            &overrides,
-            &only,
-            &run::Options {
+        } => {
+            let options = run::Options {
                 timings,
                 adapter,
                 verbose,
-            },
-        ),
+            };
+            if !rerun::is_png(&graph) {
+                match out {
+                    Some(_) => Err(anyhow::anyhow!(
+                        "--out is for re-creating a design PNG; a graph's outputs are named in the graph"
+                    )),
+                    None => run::run(&graph, &overrides, &only, &options),
+                }
+            } else if !only.is_empty() {
+                Err(anyhow::anyhow!(
+                    "--only does not apply to a design PNG; it re-creates exactly that design"
+                ))
+            } else {
+                rerun::rerun(&graph, out.as_deref(), &overrides, &options)
+            }
+        }
+        Command::Recipe { design, graph } => rerun::show(&design, graph.as_deref()),
         Command::Check { graphs, overrides } => run::check(&graphs, &overrides),
         Command::Nodes { name, markdown } => catalogue::show(name.as_deref(), markdown),
         Command::Adapters => bench::adapters(),

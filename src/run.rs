@@ -53,6 +53,17 @@ pub fn run(
             return Ok(ExitCode::FAILURE);
         }
     };
+    execute(&graph, only, options, &graph.path)
+}
+
+/// Runs a loaded graph's outputs (or `only`), reporting progress, files, failures (located in
+/// `shown_as`, the file the user knows the graph by) and timings.
+pub fn execute(
+    graph: &Graph,
+    only: &[String],
+    options: &Options,
+    shown_as: &Path,
+) -> anyhow::Result<ExitCode> {
     let mut engine = Engine::new();
     let choice = options
         .adapter
@@ -66,7 +77,7 @@ pub fn run(
             .expect("valid template"),
     );
     let report = engine
-        .run(&graph, only, &mut |event| match event {
+        .run(graph, only, &mut |event| match event {
             Event::Started { id, index, total } => {
                 bar.set_length(total as u64);
                 bar.set_position(index as u64);
@@ -97,7 +108,7 @@ pub fn run(
     }
     for record in &report.records {
         match &record.status {
-            Status::Failed(error) => eprintln!("{}\n", failure(&graph, &record.id, error)),
+            Status::Failed(error) => eprintln!("{}\n", failure(graph, shown_as, &record.id, error)),
             Status::Skipped { because } if options.verbose => {
                 eprintln!(
                     "skipped node \"{}\": node \"{because}\" upstream of it failed",
@@ -152,12 +163,12 @@ fn status_word(status: &Status) -> &'static str {
 }
 
 /// A node failure, located at the node in the graph file.
-fn failure(graph: &Graph, id: &str, error: &drape_engine::NodeError) -> String {
+fn failure(graph: &Graph, shown_as: &Path, id: &str, error: &drape_engine::NodeError) -> String {
     let node = graph.index_of(id).map(|i| &graph.nodes[i]);
     let span = node.map_or((0, 0), |n| n.span);
     let op = node.map_or("?", |n| n.op.name());
     let mut d = Diagnostic::at(
-        &graph.path,
+        shown_as,
         &graph.source,
         span,
         format!("{op} failed: {}", error.message),

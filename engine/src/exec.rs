@@ -233,6 +233,7 @@ impl Engine {
                 params: &node.params,
                 graph_path: &graph.path,
                 graph_source: &graph.source,
+                overrides: &graph.overrides,
                 model_dir: graph.model.as_deref(),
                 resources: &self.resources,
                 inputs,
@@ -298,7 +299,9 @@ impl Engine {
             h.update(model_print.as_bytes());
         }
         if node.op.is_output() {
-            // Outputs embed the recipe (the graph text) in what they write.
+            // Outputs embed the recipe (the graph text) in what they write. Overrides are left out: one
+            // that changes what an output writes changes an upstream key, and any other is harmless in
+            // the recipe it records.
             h.update(graph.source.as_bytes());
         }
         let mut inputs: Vec<_> = node.inputs.iter().collect();

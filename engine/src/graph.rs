@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::load::Override;
 use crate::node::Node;
 use crate::param::Params;
 
@@ -16,6 +17,8 @@ pub struct Graph {
     pub path: PathBuf,
     /// The file's text.
     pub source: Arc<str>,
+    /// The `--set` overrides applied on top of the file, in order.
+    pub overrides: Vec<Override>,
     /// The model folder, resolved against the graph file's folder.
     pub model: Option<PathBuf>,
     /// Nodes in file order.

@@ -30,6 +30,13 @@ pub struct Override {
     pub value: String,
 }
 
+impl std::fmt::Display for Override {
+    /// `node.param=value`, the form `--set` takes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}={}", self.node, self.param, self.value)
+    }
+}
+
 impl std::str::FromStr for Override {
     type Err = String;
 
@@ -328,6 +335,7 @@ impl<'a> Loader<'a> {
         Some(Graph {
             path: self.path.to_path_buf(),
             source: Arc::from(self.source),
+            overrides: self.overrides.to_vec(),
             model,
             nodes,
         })
@@ -571,7 +579,7 @@ impl<'a> Loader<'a> {
 
     fn override_error(&mut self, index: usize, message: String) -> &mut Diagnostic {
         let o = &self.overrides[index];
-        let text = format!("{}.{}={}", o.node, o.param, o.value);
+        let text = o.to_string();
         let mut d = Diagnostic::at(Path::new("--set"), &text, (0, text.len()), message);
         d.file = PathBuf::from("--set");
         self.problems.push(d);

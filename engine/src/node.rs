@@ -186,6 +186,8 @@ pub struct NodeContext<'a> {
     pub graph_path: &'a Path,
     /// The graph file's text, for outputs that embed the recipe.
     pub graph_source: &'a str,
+    /// The `--set` overrides this run applies on top of the file, for outputs that embed the recipe.
+    pub overrides: &'a [crate::load::Override],
     /// The graph's model folder, if it names one.
     pub model_dir: Option<&'a Path>,
     /// Shared heavy resources.

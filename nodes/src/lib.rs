@@ -2,15 +2,26 @@
 //! node by writing a module with a unit struct implementing [`drape_engine::Node`] and listing it in
 //! [`registry`].
 
+mod animation;
+mod atomic;
+mod blend;
+mod design_png;
 mod grid;
+mod interpolate;
+mod interpolate_w;
 mod map;
 mod model;
 mod pixels;
+pub mod recipe;
+mod recreate;
 mod sample_latent;
 mod save;
+mod save_animation;
 mod synthesize;
+pub mod text;
 
 pub use model::{adapter_description, set_adapter};
+pub use recreate::Recreate;
 
 use drape_engine::Registry;
 
@@ -18,10 +29,13 @@ use drape_engine::Registry;
 pub fn registry() -> Registry {
     Registry::new(vec![
         &sample_latent::SampleLatent,
+        &interpolate::Interpolate,
         &map::Map,
+        &interpolate_w::InterpolateW,
         &synthesize::Synthesize,
         &grid::Grid,
         &save::Save,
+        &save_animation::SaveAnimation,
     ])
 }
 

@@ -23,6 +23,33 @@ pub fn adapter_description(resources: &Resources) -> Option<String> {
         .map(|c| c.describe())
 }
 
+/// The BLAKE3 digest of the graph's model weights (none without a model), computed once per version of
+/// the file (its size and modification time).
+pub fn digest(ctx: &NodeContext<'_>) -> Result<Option<Arc<String>>, NodeError> {
+    let Some(dir) = ctx.model_dir else {
+        return Ok(None);
+    };
+    let weights = dir.join(drape_engine::MODEL_WEIGHTS_FILE);
+    let cannot = |e: std::io::Error| {
+        NodeError::new(format!(
+            "cannot read the model weights {}: {e}",
+            weights.display()
+        ))
+    };
+    let meta = std::fs::metadata(&weights).map_err(cannot)?;
+    let version = format!(
+        "{}|{}|{:?}",
+        weights.display(),
+        meta.len(),
+        meta.modified().ok()
+    );
+    ctx.resources
+        .get_or_try_init(&format!("model-digest:{version}"), || {
+            crate::recipe::model_digest(dir).map_err(cannot)
+        })
+        .map(Some)
+}
+
 /// The model of the graph's model folder, loaded once.
 pub fn model(ctx: &NodeContext<'_>) -> Result<Arc<Model>, NodeError> {
     let dir = ctx.model_dir()?;

@@ -1,21 +1,22 @@
 //! `save`: writes each image of a batch as a PNG, named from a path template, atomically (a temporary
-//! file renamed into place), with the graph and the design's recipe embedded as PNG text chunks.
+//! file renamed into place), with the graph, the design and the recipe that re-creates it embedded as
+//! PNG text chunks.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use drape_engine::{
-    Design, Images, Node, NodeContext, NodeError, ParamDefault, ParamProblem, ParamSpec, ParamType,
-    Params, PortSpec, Value, ValueType,
+    Design, Node, NodeContext, NodeError, ParamDefault, ParamProblem, ParamSpec, ParamType, Params,
+    PortSpec, Value, ValueType,
 };
 use rayon::prelude::*;
 
-use crate::pixels::to_rgb8;
+use crate::design_png::Provenance;
 
 /// See the module docs.
 pub struct Save;
 
-const PLACEHOLDERS: &[&str] = &["seed", "index", "node"];
+/// Placeholders every design has; any other `{name}` is a parameter recorded in the design.
+const BUILT_IN: &[&str] = &["seed", "index", "node"];
 
 impl Node for Save {
     fn name(&self) -> &'static str {
@@ -23,11 +24,13 @@ impl Node for Save {
     }
 
     fn doc(&self) -> &'static str {
-        "Writes each image of a batch to a PNG file.\n\
-         The path is relative to the graph file and may use {seed}, {index} (position in the batch) and \
-         {node} (this node's id); a batch of several images needs {seed} or {index} so the names differ. \
-         Files are written atomically, and each PNG carries the graph and the design's recipe in its text \
-         chunks (drape:graph, drape:design)."
+        "Writes each image of a batch to a PNG file that can re-create itself.\n\
+         The path is relative to the graph file and may use {seed}, {index} (position in the batch), \
+         {node} (this node's id) and any parameter recorded in the design, such as {truncation} or \
+         {noise}; a batch of several images needs placeholders that tell the names apart. Files are \
+         written atomically, and each PNG carries the graph, the design and its recipe in text chunks \
+         (drape:graph, drape:design, drape:recipe): `drape run design.png` re-creates that one design \
+         and `drape recipe design.png` shows how it was made."
     }
 
     fn inputs(&self) -> &'static [PortSpec] {
@@ -44,7 +47,7 @@ impl Node for Save {
             name: "path",
             ty: ParamType::Path,
             default: ParamDefault::Required,
-            doc: "File name template, e.g. \"out/shirt-{seed}.png\".",
+            doc: "File name template, e.g. \"out/shirt-{seed}.png\" or \"out/{seed}-psi{truncation}.png\".",
         }];
         PARAMS
     }
@@ -57,15 +60,13 @@ impl Node for Save {
         let Ok(path) = params.text("path") else {
             return Vec::new();
         };
-        let mut problems = Vec::new();
-        for name in placeholders(path) {
-            if !PLACEHOLDERS.contains(&name) {
-                problems.push(ParamProblem {
-                    param: Some("path"),
-                    message: format!("unknown placeholder {{{name}}}; the placeholders are {{seed}}, {{index}} and {{node}}"),
-                });
-            }
-        }
+        let mut problems: Vec<ParamProblem> = template_problems(path)
+            .into_iter()
+            .map(|message| ParamProblem {
+                param: Some("path"),
+                message,
+            })
+            .collect();
         if !path.to_ascii_lowercase().ends_with(".png") {
             problems.push(ParamProblem {
                 param: Some("path"),
@@ -81,7 +82,7 @@ impl Node for Save {
         };
         let written_template = ctx.params.text("path")?.to_string();
         let template = ctx.params.path("path")?.to_string_lossy().into_owned();
-        let varies = written_template.contains("{seed}") || written_template.contains("{index}");
+        let varies = placeholders(&written_template).any(|name| name != "node");
         if images.len() > 1 && !varies {
             return Err(NodeError::new(format!(
                 "{} images would all be written to \"{written_template}\"",
@@ -103,11 +104,11 @@ impl Node for Save {
             )
             .with_help("use {index} in the path"));
         }
-        let graph = ctx.graph_source;
+        let provenance = Provenance::of(ctx)?;
         paths
             .par_iter()
             .enumerate()
-            .try_for_each(|(i, path)| write_png(path, images, i, graph))?;
+            .try_for_each(|(i, path)| provenance.write(path, images, i))?;
         for path in paths {
             ctx.wrote(path);
         }
@@ -116,83 +117,92 @@ impl Node for Save {
 }
 
 /// The `{name}` placeholders of a template.
-fn placeholders(template: &str) -> Vec<&str> {
+fn placeholders(template: &str) -> impl Iterator<Item = &str> {
     template
         .split('{')
         .skip(1)
         .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
-        .collect()
+}
+
+/// What is wrong with a template's placeholders, as far as can be told before running.
+fn template_problems(template: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    if template.matches('{').count() != template.matches('}').count() {
+        problems.push("unbalanced { } in the path; placeholders are written {name}".into());
+    }
+    for name in placeholders(template) {
+        let word = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !word {
+            problems.push(format!(
+                "{{{name}}} is not a placeholder; use {{seed}}, {{index}}, {{node}} or the name of a parameter recorded in the design, such as {{truncation}}"
+            ));
+        } else if let Some(meant) = typo_of_built_in(name) {
+            // Recorded parameters are known only when the designs exist, but a name one letter away
+            // from a built-in one is a typo.
+            problems.push(format!(
+                "unknown placeholder {{{name}}} (did you mean {{{meant}}}?); the placeholders are {{seed}}, {{index}}, {{node}} and the parameters recorded in the design, such as {{truncation}}"
+            ));
+        }
+    }
+    problems
+}
+
+/// The built-in placeholder `name` is one edit away from, if it is not one itself.
+fn typo_of_built_in(name: &str) -> Option<&'static str> {
+    BUILT_IN
+        .iter()
+        .copied()
+        .find(|b| *b != name && strsim::damerau_levenshtein(b, name) == 1)
 }
 
 fn fill(template: &str, design: &Design, index: usize, node: &str) -> Result<PathBuf, NodeError> {
-    let mut path = template
-        .replace("{index}", &index.to_string())
-        .replace("{node}", node);
-    if path.contains("{seed}") {
-        let seed = design.seed.ok_or_else(|| {
-            NodeError::new(format!(
-                "design {index} ({}) has no seed to put in the file name",
-                design.label
-            ))
-            .with_help("use {index} instead of {seed}")
-        })?;
-        path = path.replace("{seed}", &seed.to_string());
+    let mut path = template.to_string();
+    for name in placeholders(template) {
+        let value = match name {
+            "index" => index.to_string(),
+            "node" => node.to_string(),
+            "seed" => design.seed.map(|s| s.to_string()).ok_or_else(|| {
+                NodeError::new(format!(
+                    "design {index} ({}) has no seed to put in the file name",
+                    design.label
+                ))
+                .with_help("use {index} instead of {seed}")
+            })?,
+            _ => recorded(design, name)
+                .ok_or_else(|| unknown_placeholder(design, index, name))?
+                .replace(['/', '\\'], "_"),
+        };
+        path = path.replace(&format!("{{{name}}}"), &value);
     }
     Ok(PathBuf::from(path))
 }
 
-fn describe(design: &Design) -> String {
-    let mut text = design.label.clone();
-    for (name, value) in &design.params {
-        text.push_str(&format!("; {name}={value}"));
-    }
-    text
+/// The last value recorded for parameter `name` in the design.
+fn recorded<'d>(design: &'d Design, name: &str) -> Option<&'d str> {
+    design
+        .params
+        .iter()
+        .rev()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
 }
 
-fn write_png(path: &Path, images: &Images, index: usize, graph: &str) -> Result<(), NodeError> {
-    let io_error = |what: &str, e: &dyn std::fmt::Display| {
-        NodeError::new(format!("cannot {what} {}: {e}", path.display()))
-    };
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| io_error("create the folder of", &e))?;
-    let mut file = tempfile::Builder::new()
-        .prefix(".drape-")
-        .suffix(".png.tmp")
-        .tempfile_in(dir)
-        .map_err(|e| io_error("create a temporary file for", &e))?;
-    {
-        let mut encoder = png::Encoder::new(
-            std::io::BufWriter::new(file.as_file_mut()),
-            images.width as u32,
-            images.height as u32,
-        );
-        encoder.set_color(png::ColorType::Rgb);
-        encoder.set_depth(png::BitDepth::Eight);
-        let text = [
-            ("Software", "drape".to_string()),
-            ("drape:design", describe(&images.designs[index])),
-            ("drape:graph", graph.to_string()),
-        ];
-        for (key, value) in text {
-            encoder
-                .add_itxt_chunk(key.to_string(), value)
-                .map_err(|e| io_error("encode", &e))?;
-        }
-        let mut writer = encoder.write_header().map_err(|e| io_error("encode", &e))?;
-        writer
-            .write_image_data(&to_rgb8(images.item(index), images.width, images.height))
-            .map_err(|e| io_error("encode", &e))?;
-        writer.finish().map_err(|e| io_error("write", &e))?;
-    }
-    file.as_file_mut()
-        .flush()
-        .map_err(|e| io_error("write", &e))?;
-    file.persist(path)
-        .map_err(|e| io_error("write", &e.error))?;
-    Ok(())
+fn unknown_placeholder(design: &Design, index: usize, name: &str) -> NodeError {
+    let mut names: Vec<&str> = BUILT_IN.to_vec();
+    names.extend(design.params.iter().map(|(n, _)| n.as_str()));
+    names.dedup();
+    let names: Vec<String> = names.iter().map(|n| format!("{{{n}}}")).collect();
+    NodeError::new(format!(
+        "design {index} ({}) has no parameter `{name}` for {{{name}}} in the file name",
+        design.label
+    ))
+    .with_help(format!(
+        "its placeholders are {} (a parameter is recorded only when a node sets it, e.g. Map's truncation when it is not 1)",
+        names.join(", ")
+    ))
 }
 
 #[cfg(test)]
@@ -200,13 +210,42 @@ mod tests {
     use super::*;
 
     #[test]
-    fn templates_fill_seed_index_and_node() {
-        let d = Design::from_seed(12);
+    fn templates_fill_seed_index_node_and_recorded_parameters() {
+        let d = Design::from_seed(12).with_param("truncation", 0.7);
         assert_eq!(
-            fill("out/{node}-{seed}-{index}.png", &d, 3, "save").unwrap(),
-            PathBuf::from("out/save-12-3.png")
+            fill(
+                "out/{node}-{seed}-{index}-psi{truncation}.png",
+                &d,
+                3,
+                "save"
+            )
+            .unwrap(),
+            PathBuf::from("out/save-12-3-psi0.7.png")
         );
         assert!(fill("{seed}.png", &Design::labelled("grid"), 0, "s").is_err());
-        assert_eq!(placeholders("a{seed}b{x}"), vec!["seed", "x"]);
+        let unknown = fill("{structure}.png", &d, 0, "s").unwrap_err();
+        assert!(
+            unknown.message.contains("no parameter `structure`"),
+            "{unknown}"
+        );
+        assert!(
+            unknown.help.unwrap().contains("{truncation}"),
+            "lists what there is"
+        );
+        let sneaky = Design::labelled("x").with_param("style", "a/b");
+        assert_eq!(
+            fill("out/{style}.png", &sneaky, 0, "s").unwrap(),
+            PathBuf::from("out/a_b.png")
+        );
+    }
+
+    #[test]
+    fn malformed_placeholders_are_caught_before_running() {
+        assert!(template_problems("out/{seed}-{truncation}.png").is_empty());
+        assert_eq!(template_problems("out/{seed.png").len(), 1);
+        assert_eq!(template_problems("out/{two words}.png").len(), 1);
+        assert_eq!(template_problems("out/{}.png").len(), 1);
+        assert!(template_problems("out/{sed}.png")[0].contains("did you mean {seed}?"));
+        assert!(template_problems("out/{noise}-{structure}.png").is_empty());
     }
 }

@@ -1,0 +1,56 @@
+//! `recreate`: stands in for a `Save` node when `drape run design.png` re-creates one saved design, and
+//! writes that one item of the batch to a new file (never over the source).
+
+use std::path::PathBuf;
+
+use drape_engine::{Node, NodeContext, NodeError, PortSpec, Value, ValueType};
+
+use crate::design_png::Provenance;
+
+/// Writes item `index` of its input batch to `out`, with the same provenance `Save` embeds.
+pub struct Recreate {
+    /// The design's position in the batch.
+    pub index: usize,
+    /// Where to write it.
+    pub out: PathBuf,
+}
+
+impl Node for Recreate {
+    fn name(&self) -> &'static str {
+        "recreate"
+    }
+
+    fn doc(&self) -> &'static str {
+        "Re-creates one design of a Save node's batch into another file (used by `drape run design.png`)."
+    }
+
+    fn inputs(&self) -> &'static [PortSpec] {
+        const IN: &[PortSpec] = &[PortSpec::new(
+            "images",
+            ValueType::Images,
+            "The batch the saved design came from.",
+        )];
+        IN
+    }
+
+    fn is_output(&self) -> bool {
+        true
+    }
+
+    fn run(&self, ctx: &mut NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+        let Value::Images(images) = ctx.required_input("images")? else {
+            return Err(NodeError::new("input `images` is not an image batch"));
+        };
+        if self.index >= images.len() {
+            return Err(NodeError::new(format!(
+                "the design was item {} of the batch, but the batch now has {} item(s)",
+                self.index,
+                images.len()
+            ))
+            .with_help("the graph or the overrides changed the batch; re-run the graph itself"));
+        }
+        Provenance::of(ctx)?.write(&self.out, images, self.index)?;
+        ctx.wrote(self.out.clone());
+        Ok(Vec::new())
+    }
+}

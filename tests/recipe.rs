@@ -1,0 +1,211 @@
+//! Saved designs re-create themselves: `drape run design.png` rebuilds the same pixels from the recipe
+//! in the PNG without touching the source, reports a changed model and broken recipes clearly, and
+//! `drape recipe` shows the recipe and writes the graph back out.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn drape(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_drape"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("drape runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A temp folder with the cache test graph and a copy of the fixture model, run once with an override.
+fn rendered() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model = dir.path().join("fixtures/rect-32px");
+    std::fs::create_dir_all(&model).expect("model dir");
+    std::fs::copy(
+        root().join("tests/fixtures/rect-32px/generator.safetensors"),
+        model.join("generator.safetensors"),
+    )
+    .expect("copy model");
+    std::fs::create_dir_all(dir.path().join("graphs")).expect("graphs dir");
+    std::fs::copy(
+        root().join("tests/graphs/cache.ron"),
+        dir.path().join("graphs/cache.ron"),
+    )
+    .expect("copy graph");
+    let out = drape(
+        &["run", "graphs/cache.ron", "--set", "w.truncation=0.5"],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    dir
+}
+
+/// The RGB pixels of a PNG.
+fn pixels(path: &Path) -> Vec<u8> {
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(path).expect("png exists"),
+    ));
+    let mut reader = decoder.read_info().expect("valid png");
+    let mut buf = vec![0; reader.output_buffer_size().expect("size")];
+    let info = reader.next_frame(&mut buf).expect("pixels");
+    buf.truncate(info.buffer_size());
+    buf
+}
+
+/// A 2×2 PNG with the given text chunks.
+fn write_png(path: &Path, chunks: &[(&str, &str)]) {
+    let file = std::fs::File::create(path).expect("create png");
+    let mut encoder = png::Encoder::new(file, 2, 2);
+    encoder.set_color(png::ColorType::Rgb);
+    for (key, value) in chunks {
+        encoder
+            .add_itxt_chunk(key.to_string(), value.to_string())
+            .expect("chunk");
+    }
+    let mut writer = encoder.write_header().expect("header");
+    writer.write_image_data(&[0; 12]).expect("pixels");
+}
+
+#[test]
+fn a_saved_design_re_creates_identical_pixels_without_touching_the_source() {
+    let dir = rendered();
+    let source = dir.path().join("graphs/out/design-42.png");
+    let before = std::fs::read(&source).unwrap();
+    let modified = std::fs::metadata(&source).unwrap().modified().unwrap();
+
+    let out = drape(&["run", "graphs/out/design-42.png"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("wrote graphs/out/design-42.rerun.png"),
+        "{stdout}"
+    );
+    // Only what the one Save needs ran: not the sheet.
+    assert!(stdout.contains("4 nodes: 4 ran"), "{stdout}");
+    let rerun = dir.path().join("graphs/out/design-42.rerun.png");
+    assert_eq!(pixels(&rerun), pixels(&source));
+    assert_ne!(
+        pixels(&rerun),
+        pixels(&dir.path().join("graphs/out/design-123456.png")),
+        "the second design of the batch differs, so the item index mattered"
+    );
+    assert_eq!(std::fs::read(&source).unwrap(), before);
+    assert_eq!(
+        std::fs::metadata(&source).unwrap().modified().unwrap(),
+        modified
+    );
+
+    // --out picks the file; the source itself is refused.
+    let custom = drape(
+        &["run", "graphs/out/design-123456.png", "--out", "again.png"],
+        dir.path(),
+    );
+    assert!(custom.status.success(), "{}", text(&custom.stderr));
+    assert_eq!(
+        pixels(&dir.path().join("again.png")),
+        pixels(&dir.path().join("graphs/out/design-123456.png"))
+    );
+    let over = drape(
+        &[
+            "run",
+            "graphs/out/design-42.png",
+            "--out",
+            "graphs/out/design-42.png",
+        ],
+        dir.path(),
+    );
+    assert_eq!(over.status.code(), Some(1));
+    assert!(text(&over.stderr).contains("never overwrites"));
+    assert_eq!(std::fs::read(&source).unwrap(), before);
+}
+
+#[test]
+fn a_changed_model_is_reported() {
+    let dir = rendered();
+    let weights = dir.path().join("fixtures/rect-32px/generator.safetensors");
+    let mut bytes = std::fs::read(&weights).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&weights, bytes).unwrap();
+    let out = drape(&["run", "graphs/out/design-42.png"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("warning: the model in") && stderr.contains("changed since"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_png_without_a_recipe_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    write_png(&dir.path().join("plain.png"), &[]);
+    let out = drape(&["run", "plain.png"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("plain.png carries no drape recipe"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!dir.path().join("plain.rerun.png").exists());
+}
+
+#[test]
+fn problems_in_the_embedded_graph_point_at_the_png() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = format!(
+        "drape-recipe 1\ngraph: graphs/g.ron\ngraph-dir: {}\nnode: save\nindex: 0\n",
+        dir.path().display()
+    );
+    let graph = "Graph(\n    version: 1,\n    nodes: {\n        \"save\": Sav(images: \"x\", path: \"a.png\"),\n    },\n)\n";
+    write_png(
+        &dir.path().join("broken.png"),
+        &[
+            ("drape:recipe", &recipe),
+            ("drape:graph", graph),
+            ("drape:design", "seed 1"),
+        ],
+    );
+    let out = drape(&["run", "broken.png"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("--> broken.png (embedded graphs/g.ron):4:17"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("unknown node type `Sav`"), "{stderr}");
+}
+
+#[test]
+fn recipe_shows_how_a_design_was_made_and_writes_the_graph() {
+    let dir = rendered();
+    let out = drape(
+        &["recipe", "graphs/out/design-42.png", "--graph", "copy.ron"],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for expected in [
+        "design:  seed 42; truncation=0.5",
+        "output:  node \"save-each\", item 0",
+        "set:     w.truncation=0.5",
+        "wrote copy.ron",
+    ] {
+        assert!(stdout.contains(expected), "{expected}: {stdout}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("copy.ron")).unwrap(),
+        std::fs::read_to_string(dir.path().join("graphs/cache.ron")).unwrap()
+    );
+    let again = drape(
+        &["recipe", "graphs/out/design-42.png", "--graph", "copy.ron"],
+        dir.path(),
+    );
+    assert_eq!(again.status.code(), Some(1), "refuses to overwrite");
+}
