@@ -142,7 +142,8 @@ pub fn run(
     })
 }
 
-fn status_word(status: &Status) -> &'static str {
+/// A node's status in one word.
+pub fn status_word(status: &Status) -> &'static str {
     match status {
         Status::Ran => "ran",
         Status::Cached => "cached",
@@ -152,7 +153,7 @@ fn status_word(status: &Status) -> &'static str {
 }
 
 /// A node failure, located at the node in the graph file.
-fn failure(graph: &Graph, id: &str, error: &drape_engine::NodeError) -> String {
+pub fn failure(graph: &Graph, id: &str, error: &drape_engine::NodeError) -> String {
     let node = graph.index_of(id).map(|i| &graph.nodes[i]);
     let span = node.map_or((0, 0), |n| n.span);
     let op = node.map_or("?", |n| n.op.name());
