@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Scene, SaveStyle, Watch, ran, save};
+use support::{SaveStyle, Scene, Watch, ran, save};
 
 fn ids(names: &[&str]) -> Vec<String> {
     let mut ids: Vec<String> = names.iter().map(|s| s.to_string()).collect();
@@ -29,7 +29,11 @@ fn every_save_style_reruns_only_what_the_edit_touched() {
     let text = scene.edited("columns: 2", "columns: 2, padding: 4");
     save(&scene.graph(), &text, SaveStyle::InPlace);
     let line = watch.next_run();
-    assert_eq!(ran(&line), ids(&["sheet", "save-each", "save-sheet"]), "{line}");
+    assert_eq!(
+        ran(&line),
+        ids(&["sheet", "save-each", "save-sheet"]),
+        "{line}"
+    );
     assert!(line.contains("s from save to new images"), "{line}");
     assert_ne!(scene.read_out("sheet.png"), sheet, "the sheet was re-drawn");
 
@@ -80,11 +84,11 @@ fn a_broken_edit_keeps_the_last_outputs_and_the_fix_recovers() {
     save(&scene.graph(), &broken, SaveStyle::TempAndRename);
     let line = watch.next_out("broken: ", Duration::from_secs(30));
     assert!(line.contains("keeping run 1's outputs"), "{line}");
+    let stderr = watch.stderr_until("1 error", Duration::from_secs(10));
     assert!(
-        watch.stderr.contains("node \"w\": unknown parameter `truncaton` for Map")
-            && watch.stderr.contains("cache.ron:7:"),
-        "the diagnostic names the node and its place:\n{}",
-        watch.stderr
+        stderr.contains("node \"w\": unknown parameter `truncaton` for Map")
+            && stderr.contains("cache.ron:7:"),
+        "the diagnostic names the node and its place:\n{stderr}"
     );
     assert_eq!(scene.read_out("design-42.png"), design, "outputs untouched");
 
@@ -102,7 +106,12 @@ fn a_taken_port_is_a_clear_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = taken.local_addr().expect("address").port().to_string();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_drape"))
-        .args(["watch", scene.graph().to_str().expect("utf-8 path"), "--port", &port])
+        .args([
+            "watch",
+            scene.graph().to_str().expect("utf-8 path"),
+            "--port",
+            &port,
+        ])
         .output()
         .expect("drape runs");
     assert!(!output.status.success());

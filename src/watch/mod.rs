@@ -9,7 +9,6 @@ mod watcher;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
 
 use drape_engine::{Engine, Override, RunReport, Status};
 use drape_generator::AdapterChoice;
@@ -17,7 +16,7 @@ use drape_generator::AdapterChoice;
 use crate::run::{failure, status_word};
 use preview::{Image, Preview, Timing};
 use reload::{Reload, Session};
-use watcher::{FileWatcher, Targets};
+use watcher::{Change, FileWatcher, Targets};
 
 /// How `drape watch` runs.
 pub struct Options {
@@ -48,9 +47,10 @@ pub fn watch(path: &Path, overrides: &[Override], options: &Options) -> anyhow::
     let mut session = Session::new(engine, path, overrides);
     let mut watcher = FileWatcher::new(Targets::graph_only(path))?;
     let mut run = 0;
-    let mut saved_at: Option<Instant> = None;
+    let mut change: Option<Change> = None;
     loop {
-        match session.reload() {
+        let saved_at = change.as_ref().map(|c| c.first);
+        match session.reload(change.as_ref().is_some_and(|c| c.only_graph)) {
             Reload::Ran(report) => {
                 run += 1;
                 let save_to_images = saved_at.map(|t| t.elapsed().as_secs_f64());
@@ -76,12 +76,12 @@ pub fn watch(path: &Path, overrides: &[Override], options: &Options) -> anyhow::
                 );
                 preview.update(|s| s.error = Some(problems.to_string()));
             }
-            Reload::Waiting => {}
+            Reload::Waiting | Reload::Unchanged => {}
         }
         if let Some(graph) = session.current() {
             watcher.retarget(Targets::of(path, graph))?;
         }
-        saved_at = Some(watcher.next_change(&session.output_files())?);
+        change = Some(watcher.next_change(&session.output_files())?);
     }
 }
 

@@ -17,6 +17,8 @@ pub enum Reload {
     Broken(Diagnostics),
     /// The file is missing or empty, as in the middle of an editor's save; nothing changed.
     Waiting,
+    /// The graph text is the same as last time and nothing else changed (a save's second event).
+    Unchanged,
 }
 
 /// The watched graph: the engine, the last good graph and the files its outputs wrote.
@@ -26,6 +28,7 @@ pub struct Session {
     path: PathBuf,
     overrides: Vec<Override>,
     current: Option<Graph>,
+    last_text: Option<String>,
     outputs: BTreeMap<String, Vec<PathBuf>>,
 }
 
@@ -38,6 +41,7 @@ impl Session {
             path: path.to_path_buf(),
             overrides: overrides.to_vec(),
             current: None,
+            last_text: None,
             outputs: BTreeMap::new(),
         }
     }
@@ -68,8 +72,9 @@ impl Session {
             .collect()
     }
 
-    /// Reads, validates and (when valid) runs the graph file.
-    pub fn reload(&mut self) -> Reload {
+    /// Reads, validates and (when valid) runs the graph file; `only_graph_changed` says that no
+    /// other watched file changed, so the same text as last time needs no run.
+    pub fn reload(&mut self, only_graph_changed: bool) -> Reload {
         let source = match std::fs::read_to_string(&self.path) {
             Ok(source) if source.trim().is_empty() => return Reload::Waiting,
             Ok(source) => source,
@@ -83,6 +88,10 @@ impl Session {
                 return Reload::Broken(problems);
             }
         };
+        if only_graph_changed && self.last_text.as_deref() == Some(source.as_str()) {
+            return Reload::Unchanged;
+        }
+        self.last_text = Some(source.clone());
         let staged = match parse_graph(&self.path, &source, &self.registry, &self.overrides) {
             Ok(graph) => graph,
             Err(problems) => return Reload::Broken(problems),

@@ -91,6 +91,14 @@ pub fn changes_content(kind: &EventKind) -> bool {
     }
 }
 
+/// A batch of changes to watched files.
+pub struct Change {
+    /// When the first of them happened.
+    pub first: Instant,
+    /// True when the graph file was the only watched file that changed.
+    pub only_graph: bool,
+}
+
 /// A debounced watcher over the folders of its [`Targets`].
 pub struct FileWatcher {
     debouncer: Debouncer<RecommendedWatcher, RecommendedCache>,
@@ -136,8 +144,8 @@ impl FileWatcher {
         Ok(())
     }
 
-    /// Blocks until a wanted file changed; returns when the first of those changes happened.
-    pub fn next_change(&self, outputs: &HashSet<PathBuf>) -> anyhow::Result<Instant> {
+    /// Blocks until a wanted file changed; says when the first of those changes happened.
+    pub fn next_change(&self, outputs: &HashSet<PathBuf>) -> anyhow::Result<Change> {
         loop {
             let batch = self
                 .events
@@ -152,14 +160,18 @@ impl FileWatcher {
                     continue;
                 }
             };
-            let first = events
+            let wanted: Vec<_> = events
                 .iter()
                 .filter(|e| changes_content(&e.kind))
                 .filter(|e| e.paths.iter().any(|p| self.targets.wants(p, outputs)))
-                .map(|e| e.time)
-                .min();
-            if let Some(first) = first {
-                return Ok(first);
+                .collect();
+            if let Some(first) = wanted.iter().map(|e| e.time).min() {
+                let only_graph = wanted.iter().all(|e| {
+                    e.paths
+                        .iter()
+                        .all(|p| *p == self.targets.graph || !self.targets.wants(p, outputs))
+                });
+                return Ok(Change { first, only_graph });
             }
         }
     }

@@ -186,6 +186,20 @@ impl Watch {
         }
     }
 
+    /// Waits until stderr holds `needle` (it comes on its own pipe, so after or before stdout lines).
+    pub fn stderr_until(&mut self, needle: &str, timeout: Duration) -> &str {
+        let deadline = Instant::now() + timeout;
+        while !self.stderr.contains(needle) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(Line::Err(line)) => self.stderr += &(line + "\n"),
+                Ok(Line::Out(_)) => {}
+                Err(_) => panic!("stderr never said {needle:?}; it says:\n{}", self.stderr),
+            }
+        }
+        &self.stderr
+    }
+
     /// The next run's summary line.
     pub fn next_run(&mut self) -> String {
         self.next_out("run ", Duration::from_secs(60))
