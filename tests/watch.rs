@@ -101,6 +101,44 @@ fn a_broken_edit_keeps_the_last_outputs_and_the_fix_recovers() {
 }
 
 #[test]
+fn a_change_in_the_model_folder_reruns_the_model_nodes_on_the_new_weights() {
+    let scene = Scene::new();
+    let model = scene.dir.path().join("fixtures/rect-32px");
+    let mut watch = Watch::start(&scene.graph(), &[]);
+    watch.next_run();
+    let design = scene.read_out("design-42.png");
+
+    std::fs::write(model.join("MODEL.md"), "# rect-32px\n").expect("write model card");
+    let line = watch.next_run();
+    assert_eq!(
+        ran(&line),
+        ids(&["z", "w", "image", "sheet", "save-each", "save-sheet"]),
+        "{line}"
+    );
+    assert_eq!(
+        scene.read_out("design-42.png"),
+        design,
+        "same weights, same design"
+    );
+
+    // A re-exported model, saved by rename: the new weights are loaded, not the ones kept in memory.
+    let weights = support::root().join("tests/fixtures/clamp-32px/generator.safetensors");
+    std::fs::copy(weights, model.join(".generator.tmp")).expect("copy weights");
+    std::fs::rename(
+        model.join(".generator.tmp"),
+        model.join("generator.safetensors"),
+    )
+    .expect("rename weights");
+    let line = watch.next_run();
+    assert!(ran(&line).contains(&"image".to_string()), "{line}");
+    assert_ne!(
+        scene.read_out("design-42.png"),
+        design,
+        "a design of the new model"
+    );
+}
+
+#[test]
 fn a_taken_port_is_a_clear_error() {
     let scene = Scene::new();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -120,5 +158,38 @@ fn a_taken_port_is_a_clear_error() {
         stderr.contains(&format!("port {port} on 127.0.0.1 is already in use"))
             && stderr.contains("--port"),
         "{stderr}"
+    );
+}
+
+#[test]
+#[ignore = "a measurement (minutes): cargo test --test watch -- --ignored --nocapture"]
+fn memory_stays_flat_over_thousands_of_reloads() {
+    let reloads: u32 = std::env::var("DRAPE_RELOADS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2000);
+    let scene = Scene::new();
+    let mut watch = Watch::start(&scene.graph(), &[]);
+    watch.next_run();
+    let original = std::fs::read_to_string(scene.graph()).expect("graph");
+    let mut settled = 0;
+    for i in 1..=reloads {
+        // A new truncation each time: new cache keys for the mapping, synthesis, grid and saves.
+        let truncation = format!("truncation: {:.4}", 0.3 + f64::from(i) * 1e-4);
+        let text = original.replacen("truncation: 0.7", &truncation, 1);
+        save(&scene.graph(), &text, SaveStyle::InPlace);
+        let line = watch.next_run();
+        assert!(ran(&line).contains(&"image".to_string()), "{line}");
+        if i == reloads / 10 {
+            settled = watch.rss_kib();
+        }
+        if i % (reloads / 10).max(1) == 0 || i == 1 {
+            eprintln!("after {i} reloads: {} KiB resident", watch.rss_kib());
+        }
+    }
+    let grown = watch.rss_kib().saturating_sub(settled);
+    assert!(
+        grown < 16 * 1024,
+        "resident memory grew by {grown} KiB after the first tenth of {reloads} reloads"
     );
 }

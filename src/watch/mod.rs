@@ -38,19 +38,27 @@ pub fn watch(path: &Path, overrides: &[Override], options: &Options) -> anyhow::
     let address = server::start(options.port, Arc::clone(&preview))?;
     println!("preview at http://{address}");
 
-    let engine = Engine::new();
-    let choice = options
-        .adapter
-        .as_deref()
-        .map_or_else(AdapterChoice::from_env, AdapterChoice::parse);
-    drape_nodes::set_adapter(engine.resources(), choice);
-    let mut session = Session::new(engine, path, overrides);
+    let adapter = options.adapter.clone();
+    let new_engine = move || {
+        let engine = Engine::new();
+        let choice = adapter
+            .as_deref()
+            .map_or_else(AdapterChoice::from_env, AdapterChoice::parse);
+        drape_nodes::set_adapter(engine.resources(), choice);
+        engine
+    };
+    let mut session = Session::new(Box::new(new_engine), path, overrides);
     let mut watcher = FileWatcher::new(Targets::graph_only(path))?;
     let mut run = 0;
     let mut change: Option<Change> = None;
     loop {
         let saved_at = change.as_ref().map(|c| c.first);
-        match session.reload(change.as_ref().is_some_and(|c| c.only_graph)) {
+        let outcome = session.reload(change.as_ref());
+        // Watch a new model folder before saying the run is done, so no change after it is missed.
+        if let Some(graph) = session.current() {
+            watcher.retarget(Targets::of(path, graph))?;
+        }
+        match outcome {
             Reload::Ran(report) => {
                 run += 1;
                 let save_to_images = saved_at.map(|t| t.elapsed().as_secs_f64());
@@ -77,9 +85,6 @@ pub fn watch(path: &Path, overrides: &[Override], options: &Options) -> anyhow::
                 preview.update(|s| s.error = Some(problems.to_string()));
             }
             Reload::Waiting | Reload::Unchanged => {}
-        }
-        if let Some(graph) = session.current() {
-            watcher.retarget(Targets::of(path, graph))?;
         }
         change = Some(watcher.next_change(&session.output_files())?);
     }

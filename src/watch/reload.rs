@@ -1,6 +1,6 @@
 //! The reload state machine: reads and validates the graph into a staging copy, and only when that
-//! succeeds makes it the current graph and runs it on the one [`Engine`] kept for the session (so its
-//! cache re-runs only what changed); a broken edit leaves the last good graph and its outputs in place.
+//! succeeds makes it the current graph and runs it on the [`Engine`] kept across reloads (so its cache
+//! re-runs only what changed); a broken edit leaves the last good graph and its outputs in place.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use drape_engine::{
     Diagnostics, Engine, Graph, Override, Registry, RunReport, Status, parse_graph,
 };
+
+use super::watcher::Change;
 
 /// What a reload did.
 pub enum Reload {
@@ -24,6 +26,7 @@ pub enum Reload {
 /// The watched graph: the engine, the last good graph and the files its outputs wrote.
 pub struct Session {
     engine: Engine,
+    new_engine: Box<dyn Fn() -> Engine>,
     registry: Registry,
     path: PathBuf,
     overrides: Vec<Override>,
@@ -33,10 +36,11 @@ pub struct Session {
 }
 
 impl Session {
-    /// A session for the graph file at `path`, running on `engine`.
-    pub fn new(engine: Engine, path: &Path, overrides: &[Override]) -> Self {
+    /// A session for the graph file at `path`, on engines made by `new_engine`.
+    pub fn new(new_engine: Box<dyn Fn() -> Engine>, path: &Path, overrides: &[Override]) -> Self {
         Session {
-            engine,
+            engine: new_engine(),
+            new_engine,
             registry: drape_nodes::registry(),
             path: path.to_path_buf(),
             overrides: overrides.to_vec(),
@@ -72,9 +76,13 @@ impl Session {
             .collect()
     }
 
-    /// Reads, validates and (when valid) runs the graph file; `only_graph_changed` says that no
-    /// other watched file changed, so the same text as last time needs no run.
-    pub fn reload(&mut self, only_graph_changed: bool) -> Reload {
+    /// Reads, validates and (when valid) runs the graph file after `change` (none: the first run).
+    /// The same text as last time needs no run unless another watched file changed; a changed model
+    /// folder gets a fresh engine, so that models and whatever nodes loaded from it load anew.
+    pub fn reload(&mut self, change: Option<&Change>) -> Reload {
+        if change.is_some_and(|c| c.model_changed) {
+            self.engine = (self.new_engine)();
+        }
         let source = match std::fs::read_to_string(&self.path) {
             Ok(source) if source.trim().is_empty() => return Reload::Waiting,
             Ok(source) => source,
@@ -88,7 +96,8 @@ impl Session {
                 return Reload::Broken(problems);
             }
         };
-        if only_graph_changed && self.last_text.as_deref() == Some(source.as_str()) {
+        let only_graph = change.is_some_and(|c| c.only_graph);
+        if only_graph && self.last_text.as_deref() == Some(source.as_str()) {
             return Reload::Unchanged;
         }
         self.last_text = Some(source.clone());

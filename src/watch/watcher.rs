@@ -72,12 +72,14 @@ impl Targets {
         if drapes_own {
             return false;
         }
-        path == self.graph
-            || self.inputs.contains(path)
-            || self
-                .model_dir
-                .as_deref()
-                .is_some_and(|dir| path.parent() == Some(dir))
+        path == self.graph || self.inputs.contains(path) || self.in_model_dir(path)
+    }
+
+    /// True for a file directly in the model folder.
+    fn in_model_dir(&self, path: &Path) -> bool {
+        self.model_dir
+            .as_deref()
+            .is_some_and(|dir| path.parent() == Some(dir))
     }
 }
 
@@ -97,6 +99,8 @@ pub struct Change {
     pub first: Instant,
     /// True when the graph file was the only watched file that changed.
     pub only_graph: bool,
+    /// True when a file of the model folder changed.
+    pub model_changed: bool,
 }
 
 /// A debounced watcher over the folders of its [`Targets`].
@@ -171,7 +175,15 @@ impl FileWatcher {
                         .iter()
                         .all(|p| *p == self.targets.graph || !self.targets.wants(p, outputs))
                 });
-                return Ok(Change { first, only_graph });
+                let model_changed = wanted
+                    .iter()
+                    .flat_map(|e| e.paths.iter())
+                    .any(|p| self.targets.in_model_dir(p) && self.targets.wants(p, outputs));
+                return Ok(Change {
+                    first,
+                    only_graph,
+                    model_changed,
+                });
             }
         }
     }
