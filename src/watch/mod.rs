@@ -15,7 +15,7 @@ use drape_generator::AdapterChoice;
 
 use crate::run::{failure, status_word};
 use preview::{Image, Preview, Timing};
-use reload::{Reload, Session};
+use reload::{Reload, WatchedGraph};
 use watcher::{Change, FileWatcher, Targets};
 
 /// How `drape watch` runs.
@@ -47,15 +47,15 @@ pub fn watch(path: &Path, overrides: &[Override], options: &Options) -> anyhow::
         drape_nodes::set_adapter(engine.resources(), choice);
         engine
     };
-    let mut session = Session::new(Box::new(new_engine), path, overrides);
+    let mut watched = WatchedGraph::new(Box::new(new_engine), path, overrides);
     let mut watcher = FileWatcher::new(Targets::graph_only(path))?;
     let mut run = 0;
     let mut change: Option<Change> = None;
     loop {
         let saved_at = change.as_ref().map(|c| c.first);
-        let outcome = session.reload(change.as_ref());
+        let outcome = watched.reload(change.as_ref());
         // Watch a new model folder before saying the run is done, so no change after it is missed.
-        if let Some(graph) = session.current() {
+        if let Some(graph) = watched.current() {
             watcher.retarget(Targets::of(path, graph))?;
         }
         match outcome {
@@ -63,11 +63,11 @@ pub fn watch(path: &Path, overrides: &[Override], options: &Options) -> anyhow::
                 run += 1;
                 let save_to_images = saved_at.map(|t| t.elapsed().as_secs_f64());
                 println!("{}", summary(run, &report, save_to_images));
-                let error = failures(&session, &report);
+                let error = failures(&watched, &report);
                 if let Some(error) = &error {
                     eprintln!("{error}");
                 }
-                publish(&preview, &session, run, &report, error, save_to_images);
+                publish(&preview, &watched, run, &report, error, save_to_images);
             }
             Reload::Broken(problems) => {
                 eprintln!("{problems}");
@@ -86,7 +86,7 @@ pub fn watch(path: &Path, overrides: &[Override], options: &Options) -> anyhow::
             }
             Reload::Waiting | Reload::Unchanged => {}
         }
-        change = Some(watcher.next_change(&session.output_files())?);
+        change = Some(watcher.next_change(&watched.output_files())?);
     }
 }
 
@@ -119,8 +119,8 @@ fn summary(run: u64, report: &RunReport, save_to_images: Option<f64>) -> String 
 }
 
 /// The located failures of a run, if any node failed.
-fn failures(session: &Session, report: &RunReport) -> Option<String> {
-    let graph = session.current()?;
+fn failures(watched: &WatchedGraph, report: &RunReport) -> Option<String> {
+    let graph = watched.current()?;
     let failures: Vec<String> = report
         .failures()
         .filter_map(|r| match &r.status {
@@ -133,13 +133,13 @@ fn failures(session: &Session, report: &RunReport) -> Option<String> {
 
 fn publish(
     preview: &Preview,
-    session: &Session,
+    watched: &WatchedGraph,
     run: u64,
     report: &RunReport,
     error: Option<String>,
     save_to_images: Option<f64>,
 ) {
-    let images = session
+    let images = watched
         .outputs()
         .map(|(node, path)| Image {
             node: node.to_string(),

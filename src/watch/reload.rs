@@ -24,7 +24,7 @@ pub enum Reload {
 }
 
 /// The watched graph: the engine, the last good graph and the files its outputs wrote.
-pub struct Session {
+pub struct WatchedGraph {
     engine: Engine,
     new_engine: Box<dyn Fn() -> Engine>,
     registry: Registry,
@@ -35,10 +35,10 @@ pub struct Session {
     outputs: BTreeMap<String, Vec<PathBuf>>,
 }
 
-impl Session {
-    /// A session for the graph file at `path`, on engines made by `new_engine`.
+impl WatchedGraph {
+    /// Watches the graph file at `path`, on engines made by `new_engine`.
     pub fn new(new_engine: Box<dyn Fn() -> Engine>, path: &Path, overrides: &[Override]) -> Self {
-        Session {
+        WatchedGraph {
             engine: new_engine(),
             new_engine,
             registry: drape_nodes::registry(),
