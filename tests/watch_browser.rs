@@ -66,6 +66,15 @@ fn the_preview_follows_edits_and_shows_errors_until_fixed() {
         serde_json::json!(["/image/1/0", "/image/1/1", "/image/1/2"])
     );
     assert_eq!(browser.eval(BANNER), "");
+    let foreign = browser.eval(
+        "performance.getEntriesByType('resource').map(e => e.name)\
+         .filter(n => !n.startsWith(location.origin + '/'))",
+    );
+    assert_eq!(
+        foreign,
+        serde_json::json!([]),
+        "requests beyond drape's server"
+    );
     let before = browser.eval(FIRST_IMAGE_PIXELS);
 
     let written = epoch_ms();
