@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs drape and what it needs on a Debian/Ubuntu machine.
 #   scripts/install.sh         system packages (software Vulkan driver) + the `drape` binary
-#   scripts/install.sh --dev   also the Python environment for training/ and its tests (.venv)
+#   scripts/install.sh --dev   also the Python environment for training/ and its tests (.venv) and
+#                              Chromium for the preview page's tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dev=false
@@ -16,6 +17,11 @@ if command -v apt-get >/dev/null && ! dpkg -s mesa-vulkan-drivers >/dev/null 2>&
 fi
 
 if $dev; then
+  # The preview page's tests drive a headless Chromium.
+  if command -v apt-get >/dev/null && ! dpkg -s chromium >/dev/null 2>&1; then
+    sudo_if_needed apt-get update -qq
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+  fi
   if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
   fi

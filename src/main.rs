@@ -5,6 +5,7 @@ mod bench;
 mod catalogue;
 mod rerun;
 mod run;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,6 +45,20 @@ enum Command {
         /// Say more: the GPU adapter in use and every node's status.
         #[arg(short, long)]
         verbose: bool,
+    },
+    /// Run a graph again on every save, with a live preview page of its outputs.
+    Watch {
+        /// The graph file (.ron).
+        graph: PathBuf,
+        /// Override a parameter for every run (see `run`).
+        #[arg(long = "set", value_name = "NODE.PARAM=VALUE")]
+        overrides: Vec<Override>,
+        /// The preview page's port on 127.0.0.1 (0: any free port).
+        #[arg(long, default_value_t = 7860)]
+        port: u16,
+        /// GPU adapter: an index or part of a name (see `drape adapters`); also DRAPE_ADAPTER.
+        #[arg(long)]
+        adapter: Option<String>,
     },
     /// Validate graphs without running them; lists every problem and exits 1 if there is any.
     Check {
@@ -128,6 +143,12 @@ fn main() -> ExitCode {
             }
         }
         Command::Recipe { design, graph } => rerun::show(&design, graph.as_deref()),
+        Command::Watch {
+            graph,
+            overrides,
+            port,
+            adapter,
+        } => watch::watch(&graph, &overrides, &watch::Options { port, adapter }),
         Command::Check { graphs, overrides } => run::check(&graphs, &overrides),
         Command::Nodes { name, markdown } => catalogue::show(name.as_deref(), markdown),
         Command::Adapters => bench::adapters(),

@@ -153,7 +153,8 @@ pub fn execute(
     })
 }
 
-fn status_word(status: &Status) -> &'static str {
+/// A node's status in one word.
+pub fn status_word(status: &Status) -> &'static str {
     match status {
         Status::Ran => "ran",
         Status::Cached => "cached",
@@ -163,7 +164,7 @@ fn status_word(status: &Status) -> &'static str {
 }
 
 /// A node failure, located at the node in the graph file.
-fn failure(graph: &Graph, shown_as: &Path, id: &str, error: &drape_engine::NodeError) -> String {
+pub fn failure(graph: &Graph, shown_as: &Path, id: &str, error: &drape_engine::NodeError) -> String {
     let node = graph.index_of(id).map(|i| &graph.nodes[i]);
     let span = node.map_or((0, 0), |n| n.span);
     let op = node.map_or("?", |n| n.op.name());

@@ -1,0 +1,186 @@
+//! The preview's shared state: the latest run's images, timings and error, numbered per update, with
+//! a condition variable the page's event streams wait on, and its JSON form for the page.
+
+use std::fmt::Write;
+use std::path::PathBuf;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// One image on the page: a file an output node wrote.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Image {
+    /// The output node that wrote it.
+    pub node: String,
+    /// The file.
+    pub path: PathBuf,
+}
+
+/// One node's line in the timings table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Timing {
+    /// Node id.
+    pub node: String,
+    /// ran, cached, FAILED or skipped.
+    pub status: &'static str,
+    /// Milliseconds.
+    pub ms: f64,
+}
+
+/// What the page shows.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Snapshot {
+    /// Counts updates, for the event streams.
+    pub version: u64,
+    /// The number of the run that made the images; their URLs carry it, so a browser never shows a
+    /// stale cached image.
+    pub run: u64,
+    /// The last good run's images.
+    pub images: Vec<Image>,
+    /// The diagnostics while the graph is broken or a node failed.
+    pub error: Option<String>,
+    /// The last run's per-node timings.
+    pub timings: Vec<Timing>,
+    /// The last run's wall time, in seconds.
+    pub run_s: f64,
+    /// From the save to the new images, in seconds, when a file change started the run.
+    pub save_to_images_s: Option<f64>,
+}
+
+impl Snapshot {
+    /// The snapshot as JSON for the page; images are addressed as `/image/RUN/INDEX`.
+    pub fn to_json(&self) -> String {
+        let mut json = format!(
+            "{{\"version\":{},\"run\":{},\"images\":[",
+            self.version, self.run
+        );
+        for (i, image) in self.images.iter().enumerate() {
+            let name = image
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let _ = write!(
+                json,
+                "{}{{\"node\":{},\"name\":{},\"url\":\"/image/{}/{i}\"}}",
+                if i > 0 { "," } else { "" },
+                quoted(&image.node),
+                quoted(&name),
+                self.run
+            );
+        }
+        json += "],\"error\":";
+        json += &self.error.as_deref().map_or("null".into(), quoted);
+        json += ",\"timings\":[";
+        for (i, t) in self.timings.iter().enumerate() {
+            let _ = write!(
+                json,
+                "{}{{\"node\":{},\"status\":\"{}\",\"ms\":{:.1}}}",
+                if i > 0 { "," } else { "" },
+                quoted(&t.node),
+                t.status,
+                t.ms
+            );
+        }
+        let _ = write!(json, "],\"run_s\":{:.3},\"save_to_images_s\":", self.run_s);
+        json += &self
+            .save_to_images_s
+            .map_or("null".into(), |s| format!("{s:.3}"));
+        json.push('}');
+        json
+    }
+}
+
+/// A JSON string literal.
+fn quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out += "\\\"",
+            '\\' => out += "\\\\",
+            '\n' => out += "\\n",
+            '\r' => out += "\\r",
+            '\t' => out += "\\t",
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The shared, versioned snapshot.
+#[derive(Default)]
+pub struct Preview {
+    snapshot: Mutex<Snapshot>,
+    changed: Condvar,
+}
+
+impl Preview {
+    fn lock(&self) -> MutexGuard<'_, Snapshot> {
+        self.snapshot
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The current snapshot.
+    pub fn current(&self) -> Snapshot {
+        self.lock().clone()
+    }
+
+    /// Changes the snapshot, bumps its version and wakes the waiting streams.
+    pub fn update(&self, change: impl FnOnce(&mut Snapshot)) {
+        let mut snapshot = self.lock();
+        change(&mut snapshot);
+        snapshot.version += 1;
+        self.changed.notify_all();
+    }
+
+    /// Waits until the version differs from `seen` (or `timeout` passes); returns the snapshot.
+    pub fn wait_newer(&self, seen: u64, timeout: Duration) -> Snapshot {
+        let snapshot = self.lock();
+        let (snapshot, _) = self
+            .changed
+            .wait_timeout_while(snapshot, timeout, |s| s.version == seen)
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        snapshot.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_escapes_and_addresses_images_by_version() {
+        let preview = Preview::default();
+        preview.update(|s| {
+            s.images = vec![Image {
+                node: "save".into(),
+                path: PathBuf::from("out/a.png"),
+            }];
+            s.error = Some("error: \"x\"\n --> g.ron:1:2".into());
+            s.timings = vec![Timing {
+                node: "w".into(),
+                status: "ran",
+                ms: 2.0,
+            }];
+            s.run_s = 0.5;
+            s.run = 3;
+        });
+        assert_eq!(
+            preview.current().to_json(),
+            "{\"version\":1,\"run\":3,\"images\":[{\"node\":\"save\",\"name\":\"a.png\",\"url\":\"/image/3/0\"}],\
+             \"error\":\"error: \\\"x\\\"\\n --> g.ron:1:2\",\"timings\":[{\"node\":\"w\",\"status\":\"ran\",\"ms\":2.0}],\
+             \"run_s\":0.500,\"save_to_images_s\":null}"
+        );
+        assert_eq!(
+            preview.wait_newer(0, Duration::from_secs(5)).version,
+            1,
+            "a newer version returns at once"
+        );
+        assert_eq!(preview.wait_newer(1, Duration::from_millis(10)).version, 1);
+    }
+}
