@@ -5,6 +5,7 @@
 mod grid;
 mod map;
 mod model;
+mod pending_truncation;
 mod pixels;
 mod sample_latent;
 mod save;
