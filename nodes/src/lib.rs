@@ -4,6 +4,7 @@
 
 mod grid;
 mod map;
+mod mix_layers;
 mod model;
 mod pending_truncation;
 mod pixels;
@@ -20,6 +21,7 @@ pub fn registry() -> Registry {
     Registry::new(vec![
         &sample_latent::SampleLatent,
         &map::Map,
+        &mix_layers::MixLayers,
         &synthesize::Synthesize,
         &grid::Grid,
         &save::Save,
