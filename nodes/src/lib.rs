@@ -3,6 +3,8 @@
 //! [`registry`].
 
 mod grid;
+mod latent_file;
+mod load_latents;
 mod map;
 mod mix_layers;
 mod model;
@@ -10,6 +12,7 @@ mod pending_truncation;
 mod pixels;
 mod sample_latent;
 mod save;
+mod save_latents;
 mod synthesize;
 
 pub use model::{adapter_description, set_adapter};
@@ -20,11 +23,13 @@ use drape_engine::Registry;
 pub fn registry() -> Registry {
     Registry::new(vec![
         &sample_latent::SampleLatent,
+        &load_latents::LoadLatents,
         &map::Map,
         &mix_layers::MixLayers,
         &synthesize::Synthesize,
         &grid::Grid,
         &save::Save,
+        &save_latents::SaveLatents,
     ])
 }
 
