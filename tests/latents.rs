@@ -217,14 +217,14 @@ fn mixing_inputs_with_different_deferred_truncations_fails_clearly() {
 #[test]
 fn latents_written_by_numpy_load_broadcast_and_render() {
     let mut scene = Scene::new();
-    let fixtures = root().join("tests/fixtures/latents");
-    for name in ["w-2x40-f64.npy", "projected_w-1x8x40.npz"] {
+    let fixtures = root().join("tests/fixtures");
+    for name in ["latent-w-2x40-f64.npy", "latent-projected_w-1x8x40.npz"] {
         std::fs::copy(fixtures.join(name), scene.out(name)).expect("copy fixture");
     }
     assert_ok(&scene.run(
         r#"
-        "w": LoadLatents(path: "out/w-2x40-f64.npy"),
-        "projected": LoadLatents(path: "out/projected_w-1x8x40.npz"),
+        "w": LoadLatents(path: "out/latent-w-2x40-f64.npy"),
+        "projected": LoadLatents(path: "out/latent-projected_w-1x8x40.npz"),
         "save-w": SaveLatents(w: "w", path: "out/w-plus.npy"),
         "images": Synthesize(w: "projected"),
         "save": Save(images: "images", path: "out/projected.png"),

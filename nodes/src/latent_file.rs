@@ -206,7 +206,7 @@ mod tests {
 
     fn fixture(name: &str) -> std::path::PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../tests/fixtures/latents")
+            .join("../tests/fixtures")
             .join(name)
     }
 
@@ -232,8 +232,8 @@ mod tests {
 
     #[test]
     fn reads_float64_w_written_by_numpy() {
-        // tests/fixtures/latents/README.md: w = np.arange(80).reshape(2, 40) / 8 - 5, float64.
-        let array = read(&fixture("w-2x40-f64.npy"), None).unwrap();
+        // tests/fixtures/README.md: w = np.arange(80).reshape(2, 40) / 8 - 5, float64.
+        let array = read(&fixture("latent-w-2x40-f64.npy"), None).unwrap();
         assert_eq!(array.shape, [2, 40]);
         assert_eq!(array.data[0], -5.0);
         assert_eq!(array.data[41], 41.0 / 8.0 - 5.0);
@@ -246,9 +246,9 @@ mod tests {
 
     #[test]
     fn reads_a_projector_style_npz_written_by_numpy() {
-        // tests/fixtures/latents/README.md: np.savez(path, w=w) with w float32 [1, 8, 40],
+        // tests/fixtures/README.md: np.savez(path, w=w) with w float32 [1, 8, 40],
         // w[0, l, d] = l - d / 64.
-        let array = read(&fixture("projected_w-1x8x40.npz"), None).unwrap();
+        let array = read(&fixture("latent-projected_w-1x8x40.npz"), None).unwrap();
         assert_eq!(array.shape, [1, 8, 40]);
         assert_eq!(array.data[3 * 40 + 16], 3.0 - 16.0 / 64.0);
         let (n, ws) = to_w_plus(Path::new("p.npz"), array, 8, 40).unwrap();
