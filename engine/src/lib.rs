@@ -24,4 +24,6 @@ pub use node::{Node, NodeContext, NodeError, ParamProblem, PortSpec, Resources};
 pub use param::{ParamDefault, ParamSpec, ParamType, ParamValue, Params};
 pub use plan::plan;
 pub use registry::{Registry, graph_name};
-pub use value::{Design, Images, Latents, Value, ValueType, WPlus};
+pub use value::{
+    Design, Images, Latents, PendingTruncation, TruncationPoint, Value, ValueType, WPlus,
+};

@@ -97,6 +97,43 @@ pub struct WPlus {
     pub data: Arc<[f32]>,
     /// One record per item.
     pub designs: Arc<[Design]>,
+    /// Truncation still to apply to `data` before synthesis (ClothingGAN's order: after the edits and
+    /// the mixing); `None` when there is none. Nodes that transform W+ carry it along unchanged.
+    pub pending_truncation: Option<PendingTruncation>,
+}
+
+/// A truncation that `map` deferred: `synthesize` (and `save-latents`) apply it to the W+ they get.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PendingTruncation {
+    /// Strength: 1 leaves ws unchanged, 0 collapses them onto the target.
+    pub psi: f32,
+    /// Only the first `cutoff` ws are truncated; `None` truncates all of them.
+    pub cutoff: Option<usize>,
+    /// The point the ws are pulled toward.
+    pub target: TruncationPoint,
+}
+
+/// Where a [`PendingTruncation`] pulls the ws.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TruncationPoint {
+    /// The model's average w (`w_dim` values).
+    WAvg(Arc<[f32]>),
+    /// Zero, as ClothingGAN does.
+    Zero,
+}
+
+impl fmt::Display for PendingTruncation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let toward = match self.target {
+            TruncationPoint::WAvg(_) => "w-avg",
+            TruncationPoint::Zero => "zero",
+        };
+        write!(f, "psi {} toward {toward}", self.psi)?;
+        if let Some(cutoff) = self.cutoff {
+            write!(f, " on the first {cutoff} ws")?;
+        }
+        Ok(())
+    }
 }
 
 /// A batch of RGB images in the network's range (nominally [-1, 1]).

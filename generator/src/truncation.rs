@@ -46,7 +46,8 @@ impl Truncation {
         }
     }
 
-    fn applies(&self) -> bool {
+    /// True when this truncation changes ws at all (toward zero, only psi < 1 does).
+    pub fn applies(&self) -> bool {
         match self.target {
             TruncationTarget::WAvg => self.psi != 1.0,
             TruncationTarget::Zero => self.psi < 1.0,

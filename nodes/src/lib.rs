@@ -9,14 +9,19 @@ mod design_png;
 mod grid;
 mod interpolate;
 mod interpolate_w;
+mod latent_file;
+mod load_latents;
 mod map;
+mod mix_layers;
 mod model;
+mod pending_truncation;
 mod pixels;
 pub mod recipe;
 mod recreate;
 mod sample_latent;
 mod save;
 mod save_animation;
+mod save_latents;
 mod synthesize;
 pub mod text;
 
@@ -29,13 +34,16 @@ use drape_engine::Registry;
 pub fn registry() -> Registry {
     Registry::new(vec![
         &sample_latent::SampleLatent,
+        &load_latents::LoadLatents,
         &interpolate::Interpolate,
         &map::Map,
+        &mix_layers::MixLayers,
         &interpolate_w::InterpolateW,
         &synthesize::Synthesize,
         &grid::Grid,
         &save::Save,
         &save_animation::SaveAnimation,
+        &save_latents::SaveLatents,
     ])
 }
 

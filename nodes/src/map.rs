@@ -8,7 +8,7 @@ use drape_engine::{
 };
 use drape_generator::{Truncation, TruncationTarget};
 
-use crate::model;
+use crate::{model, pending_truncation};
 
 /// See the module docs.
 pub struct Map;
@@ -22,7 +22,11 @@ impl Node for Map {
         "The mapping network: latents z to per-layer latents W+, with truncation.\n\
          Truncation pulls each w toward the model's average w (`toward: w-avg`, stylegan2-ada) or toward \
          zero (`toward: zero`, as ClothingGAN does); psi 1 leaves designs untouched, lower values trade \
-         variety for typicality. `cutoff` truncates only the first N layers."
+         variety for typicality. `cutoff` truncates only the first N layers.\n\
+         `apply: after-edits` defers the truncation: the W+ carries it, nodes that edit or mix W+ keep it, \
+         and Synthesize (or SaveLatents) applies it last, so edit offsets and mixes are truncated too. \
+         ClothingGAN's behaviour is `toward: zero` with `apply: after-edits`: ws ← psi·ws after the \
+         edits and the mixing."
     }
 
     fn inputs(&self) -> &'static [PortSpec] {
@@ -65,6 +69,12 @@ impl Node for Map {
                 ty: ParamType::Choice(&["w-avg", "zero"]),
                 default: ParamDefault::Text("w-avg"),
                 doc: "Truncation target: the model's average w, or zero (ClothingGAN-compatible).",
+            },
+            ParamSpec {
+                name: "apply",
+                ty: ParamType::Choice(&["now", "after-edits"]),
+                default: ParamDefault::Text("now"),
+                doc: "Truncate here, or defer it until synthesis so it also scales later edits and mixes (ClothingGAN).",
             },
         ];
         PARAMS
@@ -110,26 +120,31 @@ impl Node for Map {
                 config.num_ws
             )));
         }
+        let truncation = Truncation {
+            psi,
+            cutoff,
+            target,
+        };
+        let after_edits = ctx.params.text("apply")? == "after-edits";
+        let (now, pending) = if after_edits {
+            let pending = pending_truncation::defer(&truncation, generator.model().w_avg());
+            (Truncation::NONE, pending)
+        } else {
+            (truncation, None)
+        };
         let ws = generator
-            .map(
-                &z.data,
-                z.len(),
-                &Truncation {
-                    psi,
-                    cutoff,
-                    target,
-                },
-            )
+            .map(&z.data, z.len(), &now)
             .map_err(|e| NodeError::new(e.to_string()))?;
         let designs: Vec<_> = z
             .designs
             .iter()
-            .map(|d| {
-                if psi == 1.0 {
-                    d.clone()
-                } else {
-                    d.clone().with_param("truncation", psi)
-                }
+            .map(|d| match (psi == 1.0, after_edits) {
+                (true, _) => d.clone(),
+                (false, false) => d.clone().with_param("truncation", psi),
+                (false, true) => d
+                    .clone()
+                    .with_param("truncation", psi)
+                    .with_param("truncate", "after-edits"),
             })
             .collect();
         Ok(vec![Value::WPlus(WPlus {
@@ -137,6 +152,7 @@ impl Node for Map {
             dim: config.w_dim,
             data: Arc::from(ws),
             designs: Arc::from(designs),
+            pending_truncation: pending,
         })])
     }
 }

@@ -8,7 +8,7 @@ use drape_engine::{
 };
 use drape_generator::NoiseMode;
 
-use crate::model;
+use crate::{model, pending_truncation};
 
 /// See the module docs.
 pub struct Synthesize;
@@ -21,7 +21,8 @@ impl Node for Synthesize {
     fn doc(&self) -> &'static str {
         "The synthesis network: per-layer latents W+ to RGB images at the model's resolution.\n\
          Noise adds fine detail: `const` uses the model's stored noise (repeatable, stylegan2-ada's \
-         default), `random` draws fresh noise from `noise_seed`, `none` leaves it out."
+         default), `random` draws fresh noise from `noise_seed`, `none` leaves it out.\n\
+         A truncation that Map deferred (`apply: after-edits`) is applied to the W+ just before synthesis."
     }
 
     fn inputs(&self) -> &'static [PortSpec] {
@@ -88,7 +89,7 @@ impl Node for Synthesize {
             _ => NoiseMode::Const,
         };
         let pixels = generator
-            .synthesize(&w.data, w.len(), &noise)
+            .synthesize(&pending_truncation::resolve(w), w.len(), &noise)
             .map_err(|e| NodeError::new(e.to_string()))?;
         let designs: Vec<_> = w
             .designs

@@ -1,0 +1,303 @@
+//! W+ latents in numpy files: reading `.npy` / `.npz` arrays of float32 or float64, shaped
+//! [n, num_ws, w_dim] or [n, w_dim], and writing float32 [n, num_ws, w_dim] atomically.
+
+use std::io::{Read, Seek, Write};
+use std::path::Path;
+
+use drape_engine::NodeError;
+use npyz::npz::{NpzArchive, NpzWriter};
+use npyz::{DType, NpyFile, Order, TypeChar, WriterBuilder};
+
+/// The array name stylegan2-ada's projector writes (`projected_w.npz`), and the one drape writes.
+pub const NPZ_KEY: &str = "w";
+
+/// The numbers of a file's array, read as float32, with its shape.
+#[derive(Debug, PartialEq)]
+pub struct Array {
+    /// As stored.
+    pub shape: Vec<u64>,
+    /// Row-major.
+    pub data: Vec<f32>,
+}
+
+/// The two kinds of file, by extension.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Format {
+    /// One array.
+    Npy,
+    /// A zip of named arrays.
+    Npz,
+}
+
+impl Format {
+    /// The format of `path`, or `None` for another extension.
+    pub fn of(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "npy" => Some(Format::Npy),
+            "npz" => Some(Format::Npz),
+            _ => None,
+        }
+    }
+}
+
+fn file_error(path: &Path, what: impl std::fmt::Display) -> NodeError {
+    NodeError::new(format!("{}: {what}", path.display()))
+}
+
+/// Reads the array of a `.npy` file, or array `key` of a `.npz` (by default `w`, or the only array).
+pub fn read(path: &Path, key: Option<&str>) -> Result<Array, NodeError> {
+    let io = |e: std::io::Error| file_error(path, format!("cannot read it: {e}"));
+    match Format::of(path) {
+        Some(Format::Npy) => {
+            let file = std::fs::File::open(path).map_err(io)?;
+            read_array(
+                path,
+                NpyFile::new(std::io::BufReader::new(file)).map_err(io)?,
+            )
+        }
+        Some(Format::Npz) => {
+            let mut archive = NpzArchive::open(path).map_err(io)?;
+            let names: Vec<String> = archive.array_names().map(str::to_string).collect();
+            let name = match key {
+                Some(key) => key.to_string(),
+                None if names.iter().any(|n| n == NPZ_KEY) => NPZ_KEY.to_string(),
+                None if names.len() == 1 => names[0].clone(),
+                None => {
+                    return Err(file_error(
+                        path,
+                        format!(
+                            "holds the arrays {}, and none is named `{NPZ_KEY}`",
+                            names.join(", ")
+                        ),
+                    )
+                    .with_help("name the array to read with `key`"));
+                }
+            };
+            let Some(array) = archive.by_name(&name).map_err(io)? else {
+                return Err(file_error(
+                    path,
+                    format!("has no array `{name}`; it holds {}", names.join(", ")),
+                ));
+            };
+            read_array(path, array)
+        }
+        None => Err(file_error(path, "is not a .npy or .npz file")),
+    }
+}
+
+fn read_array<R: Read>(path: &Path, array: NpyFile<R>) -> Result<Array, NodeError> {
+    let shape = array.shape().to_vec();
+    if array.order() == Order::Fortran && shape.iter().filter(|&&d| d > 1).count() > 1 {
+        return Err(file_error(path, "stores its array in Fortran order")
+            .with_help("save a C-ordered array, e.g. np.save(path, np.ascontiguousarray(w))"));
+    }
+    let io = |e: std::io::Error| file_error(path, format!("cannot read its array: {e}"));
+    let data = match array.dtype() {
+        DType::Plain(t) if t.type_char() == TypeChar::Float && t.size_field() == 4 => {
+            array.into_vec::<f32>().map_err(io)?
+        }
+        DType::Plain(t) if t.type_char() == TypeChar::Float && t.size_field() == 8 => {
+            let wide = array.into_vec::<f64>().map_err(io)?;
+            wide.into_iter().map(|v| v as f32).collect()
+        }
+        other => {
+            let found = match other {
+                DType::Plain(t) => format!("`{t}` numbers"),
+                _ => "structured records".into(),
+            };
+            return Err(file_error(
+                path,
+                format!("holds {found}; drape reads float32 or float64"),
+            ));
+        }
+    };
+    if data.iter().any(|v| !v.is_finite()) {
+        return Err(file_error(path, "holds NaN or infinite values"));
+    }
+    Ok(Array { shape, data })
+}
+
+/// The array as W+ for a model of `num_ws` × `w_dim`: [n, num_ws, w_dim] as is, [n, w_dim]
+/// repeated to every layer. Returns n and the [n, num_ws, w_dim] data.
+pub fn to_w_plus(
+    path: &Path,
+    array: Array,
+    num_ws: usize,
+    w_dim: usize,
+) -> Result<(usize, Vec<f32>), NodeError> {
+    let (num_ws_u, w_dim_u) = (num_ws as u64, w_dim as u64);
+    match array.shape[..] {
+        [n, l, d] if (l, d) == (num_ws_u, w_dim_u) => Ok((n as usize, array.data)),
+        [n, d] if d == w_dim_u => Ok((
+            n as usize,
+            drape_generator::truncation::broadcast(&array.data, w_dim, num_ws),
+        )),
+        _ => Err(file_error(
+            path,
+            format!(
+                "holds an array of shape {:?}, but the model takes [n, {num_ws}, {w_dim}] (W+) or [n, {w_dim}] (one w per design)",
+                array.shape
+            ),
+        )
+        .with_help("the latents must come from a model of the same size as the graph's")),
+    }
+}
+
+/// Writes `data` as float32 [n, num_ws, w_dim] to a `.npy`, or to array `w` of a `.npz`, through a
+/// temporary file renamed into place.
+pub fn write(path: &Path, data: &[f32], shape: [usize; 3]) -> Result<(), NodeError> {
+    let format = Format::of(path).ok_or_else(|| file_error(path, "must end in .npy or .npz"))?;
+    let io =
+        |what: &str, e: &dyn std::fmt::Display| file_error(path, format!("cannot {what}: {e}"));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| io("create its folder", &e))?;
+    let mut file = tempfile::Builder::new()
+        .prefix(".drape-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| io("create a temporary file", &e))?;
+    let shape = shape.map(|d| d as u64);
+    let mut out = std::io::BufWriter::new(file.as_file_mut());
+    let written = match format {
+        Format::Npy => write_npy(&mut out, data, &shape),
+        Format::Npz => write_npz(&mut out, data, &shape),
+    };
+    written
+        .and_then(|()| out.flush())
+        .map_err(|e| io("write", &e))?;
+    drop(out);
+    file.persist(path).map_err(|e| io("write", &e.error))?;
+    Ok(())
+}
+
+fn write_npy<W: Write>(out: W, data: &[f32], shape: &[u64]) -> std::io::Result<()> {
+    let mut writer = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(shape)
+        .writer(out)
+        .begin_nd()?;
+    writer.extend(data.iter().copied())?;
+    writer.finish()
+}
+
+fn write_npz<W: Write + Seek>(out: W, data: &[f32], shape: &[u64]) -> std::io::Result<()> {
+    let mut npz = NpzWriter::new(out);
+    // Uncompressed, like numpy's savez (which the projector uses).
+    let options = npyz::zip::write::FileOptions::default()
+        .compression_method(npyz::zip::CompressionMethod::Stored);
+    let mut writer = npz
+        .array::<f32>(NPZ_KEY, options)?
+        .default_dtype()
+        .shape(shape)
+        .begin_nd()?;
+    writer.extend(data.iter().copied())?;
+    writer.finish()?;
+    npz.zip_writer().finish()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures")
+            .join(name)
+    }
+
+    #[test]
+    fn a_round_trip_keeps_every_value_in_both_formats() {
+        let dir = tempfile::tempdir().unwrap();
+        let data: Vec<f32> = (0..12).map(|i| i as f32 * 0.25 - 1.0).collect();
+        for name in ["w.npy", "w.npz"] {
+            let path = dir.path().join("sub").join(name);
+            write(&path, &data, [2, 3, 2]).unwrap();
+            let array = read(&path, None).unwrap();
+            assert_eq!(
+                array,
+                Array {
+                    shape: vec![2, 3, 2],
+                    data: data.clone()
+                }
+            );
+        }
+        let leftovers = std::fs::read_dir(dir.path().join("sub")).unwrap().count();
+        assert_eq!(leftovers, 2, "no temporary files remain");
+    }
+
+    #[test]
+    fn reads_float64_w_written_by_numpy() {
+        // tests/fixtures/README.md: w = np.arange(80).reshape(2, 40) / 8 - 5, float64.
+        let array = read(&fixture("latent-w-2x40-f64.npy"), None).unwrap();
+        assert_eq!(array.shape, [2, 40]);
+        assert_eq!(array.data[0], -5.0);
+        assert_eq!(array.data[41], 41.0 / 8.0 - 5.0);
+        let (n, ws) = to_w_plus(Path::new("w.npy"), array, 8, 40).unwrap();
+        assert_eq!(n, 2);
+        assert_eq!(ws.len(), 2 * 8 * 40);
+        // Design 1, layer 5, element 1 is w[1][1].
+        assert_eq!(ws[(8 + 5) * 40 + 1], 41.0 / 8.0 - 5.0);
+    }
+
+    #[test]
+    fn reads_a_projector_style_npz_written_by_numpy() {
+        // tests/fixtures/README.md: np.savez(path, w=w) with w float32 [1, 8, 40],
+        // w[0, l, d] = l - d / 64.
+        let array = read(&fixture("latent-projected_w-1x8x40.npz"), None).unwrap();
+        assert_eq!(array.shape, [1, 8, 40]);
+        assert_eq!(array.data[3 * 40 + 16], 3.0 - 16.0 / 64.0);
+        let (n, ws) = to_w_plus(Path::new("p.npz"), array, 8, 40).unwrap();
+        assert_eq!((n, ws.len()), (1, 320));
+    }
+
+    #[test]
+    fn a_wrong_shape_names_the_file_and_both_shapes() {
+        let array = Array {
+            shape: vec![2, 14, 512],
+            data: vec![0.0; 2 * 14 * 512],
+        };
+        let error = to_w_plus(Path::new("lat/w.npz"), array, 8, 40).unwrap_err();
+        assert_eq!(
+            error.message,
+            "lat/w.npz: holds an array of shape [2, 14, 512], but the model takes [n, 8, 40] (W+) or [n, 40] (one w per design)"
+        );
+    }
+
+    #[test]
+    fn other_arrays_and_files_are_refused_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        let ints = dir.path().join("ints.npy");
+        npyz::to_file_1d(&ints, [1i32, 2, 3]).unwrap();
+        assert!(
+            read(&ints, None)
+                .unwrap_err()
+                .message
+                .contains("`<i4` numbers")
+        );
+        let npz = dir.path().join("w.npz");
+        write(&npz, &[0.0; 4], [1, 2, 2]).unwrap();
+        assert!(
+            read(&npz, Some("latents"))
+                .unwrap_err()
+                .message
+                .contains("has no array `latents`; it holds w")
+        );
+        assert!(
+            read(&dir.path().join("w.txt"), None)
+                .unwrap_err()
+                .message
+                .contains("not a .npy or .npz")
+        );
+        assert!(
+            read(&dir.path().join("missing.npy"), None)
+                .unwrap_err()
+                .message
+                .contains("cannot read it")
+        );
+    }
+}
