@@ -2,6 +2,7 @@
 //! node by writing a module with a unit struct implementing [`drape_engine::Node`] and listing it in
 //! [`registry`].
 
+mod apply_direction;
 mod grid;
 mod map;
 mod model;
@@ -19,6 +20,7 @@ pub fn registry() -> Registry {
     Registry::new(vec![
         &sample_latent::SampleLatent,
         &map::Map,
+        &apply_direction::ApplyDirection,
         &synthesize::Synthesize,
         &grid::Grid,
         &save::Save,
