@@ -8,8 +8,8 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use drape_directions::{
-    COMPONENTS_FILE, Components, DirectionSet, DiscoverOptions, NAMED_FILE, STDEV_SAMPLES, Source,
-    format_amount,
+    COMPONENTS_FILE, Components, DirectionSet, DirectionsError, DiscoverOptions, NAMED_FILE,
+    STDEV_SAMPLES, Source, format_amount,
 };
 use drape_engine::{Engine, Status, parse_graph};
 use drape_generator::{AdapterChoice, Generator, GpuContext, Model};
@@ -81,7 +81,7 @@ pub enum Command {
 
 /// Runs one subcommand.
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
-    match command {
+    let result = match command {
         Command::Discover {
             model,
             samples,
@@ -106,6 +106,17 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Import { file, model } => import(&file, &model),
         Command::List { model } => list(&model),
+    };
+    // Problems in directions.ron are printed as located diagnostics, like graph errors.
+    match result {
+        Err(e) => match e.downcast_ref::<DirectionsError>() {
+            Some(DirectionsError::Named(diagnostics)) => {
+                eprintln!("{diagnostics}");
+                Ok(ExitCode::FAILURE)
+            }
+            _ => Err(e),
+        },
+        ok => ok,
     }
 }
 

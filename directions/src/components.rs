@@ -213,10 +213,12 @@ pub(crate) fn write_atomically(path: &Path, data: &[u8]) -> Result<(), Direction
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let mut file = tempfile::Builder::new()
-        .prefix(".drape-")
-        .tempfile_in(dir)
-        .map_err(write_err)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".drape-");
+    // Temporary files are private; the result should be readable like any other file.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    let mut file = builder.tempfile_in(dir).map_err(write_err)?;
     file.write_all(data).map_err(write_err)?;
     file.persist(path).map_err(|e| write_err(e.error))?;
     Ok(())

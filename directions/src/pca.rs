@@ -181,16 +181,16 @@ mod tests {
             let row = &pca.vectors[i * 3..(i + 1) * 3];
             let dot: f64 = row.iter().zip(basis[i]).map(|(a, b)| a * b).sum();
             assert!((dot.abs() - 1.0).abs() < 1e-6, "row {i} is ±v_{i}: {row:?}");
-            let largest =
-                row.iter()
-                    .copied()
-                    .fold(0.0f64, |m, x| if x.abs() > m.abs() { x } else { m });
+            let largest = row
+                .iter()
+                .copied()
+                .fold(0.0f64, |m, x| if x.abs() > m.abs() { x } else { m });
             assert!(largest > 0.0, "sign convention: {row:?}");
         }
         // v_1 = (−0.8, 0.6, 0) comes out flipped.
         assert!((pca.vectors[3] - 0.8).abs() < 1e-6 && (pca.vectors[4] + 0.6).abs() < 1e-6);
-        for j in 0..3 {
-            assert!((pca.mean[j] - mean[j]).abs() < 1e-6);
+        for (found, expected) in pca.mean.iter().zip(mean) {
+            assert!((found - expected).abs() < 1e-6);
         }
     }
 
