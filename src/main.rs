@@ -1,8 +1,9 @@
-//! The `drape` command line: run, check and inspect design graphs, re-create saved designs, list nodes,
-//! benchmark the generator.
+//! The `drape` command line: run, check and watch design graphs, re-create saved designs, find attribute
+//! directions, list nodes, benchmark the generator.
 
 mod bench;
 mod catalogue;
+mod directions;
 mod rerun;
 mod run;
 mod watch;
@@ -87,6 +88,11 @@ enum Command {
     },
     /// List the GPU adapters drape can use.
     Adapters,
+    /// Attribute directions: discover, gallery, import, list.
+    Directions {
+        #[command(subcommand)]
+        command: directions::Command,
+    },
     /// Measure generator speed: images/s and GFLOP/s per batch size.
     Bench {
         /// A model folder to time (the default model if none; see also --no-config-f).
@@ -152,6 +158,7 @@ fn main() -> ExitCode {
         Command::Check { graphs, overrides } => run::check(&graphs, &overrides),
         Command::Nodes { name, markdown } => catalogue::show(name.as_deref(), markdown),
         Command::Adapters => bench::adapters(),
+        Command::Directions { command } => directions::run(command),
         Command::Bench {
             model,
             batch,

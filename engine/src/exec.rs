@@ -297,6 +297,9 @@ impl Engine {
         h.update(b"\0");
         if node.op.uses_model() {
             h.update(model_print.as_bytes());
+            if let Some(dir) = graph.model.as_deref() {
+                h.update(node.op.model_fingerprint(&node.params, dir).as_bytes());
+            }
         }
         if node.op.is_output() {
             // Outputs embed the recipe (the graph text) in what they write. Overrides are left out: one

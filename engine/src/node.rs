@@ -89,6 +89,11 @@ pub trait Node: Send + Sync {
     fn fingerprint(&self, _params: &Params) -> String {
         String::new()
     }
+    /// Like [`Node::fingerprint`], for files in the graph's model folder that the node reads besides
+    /// the weights (such as a model's named directions); called for nodes that use the model.
+    fn model_fingerprint(&self, _params: &Params, _model_dir: &Path) -> String {
+        String::new()
+    }
     /// Runs the node: reads inputs and parameters from `ctx`, returns one value per output port.
     fn run(&self, ctx: &mut NodeContext<'_>) -> Result<Vec<Value>, NodeError>;
 }

@@ -3,6 +3,7 @@
 //! [`registry`].
 
 mod animation;
+mod apply_direction;
 mod atomic;
 mod blend;
 mod design_png;
@@ -38,6 +39,7 @@ pub fn registry() -> Registry {
         &interpolate::Interpolate,
         &map::Map,
         &mix_layers::MixLayers,
+        &apply_direction::ApplyDirection,
         &interpolate_w::InterpolateW,
         &synthesize::Synthesize,
         &grid::Grid,
