@@ -121,31 +121,23 @@ pub struct Engine {
     resources: Resources,
 }
 
+/// The identity of the model's weights: folder, size and modification time of its weights file. Other files
+/// of the folder (the card, directions) do not touch synthesis; nodes that read them add their content
+/// through [`crate::Node::model_fingerprint`].
 fn model_fingerprint(model: Option<&Path>) -> String {
     let Some(dir) = model else {
         return String::new();
     };
-    let mut entries: Vec<String> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let meta = e.metadata().ok()?;
-            let modified = meta
-                .modified()
-                .ok()?
-                .duration_since(std::time::UNIX_EPOCH)
-                .ok()?;
-            Some(format!(
-                "{:?}:{}:{}",
-                e.file_name(),
-                meta.len(),
-                modified.as_nanos()
-            ))
-        })
-        .collect();
-    entries.sort();
-    format!("{}|{}", dir.display(), entries.join(","))
+    let weights = dir.join(crate::MODEL_WEIGHTS_FILE);
+    let stamp = std::fs::metadata(&weights).ok().map(|meta| {
+        let modified = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        format!("{}:{modified}", meta.len())
+    });
+    format!("{}|{}", dir.display(), stamp.unwrap_or_default())
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

@@ -77,8 +77,8 @@ impl WatchedGraph {
     }
 
     /// Reads, validates and (when valid) runs the graph file after `change` (none: the first run).
-    /// The same text as last time needs no run unless another watched file changed; a changed model
-    /// folder gets a fresh engine, so that models and whatever nodes loaded from it load anew.
+    /// The same text as last time needs no run unless another watched file changed; changed model weights
+    /// get a fresh engine, so that the model loads anew.
     pub fn reload(&mut self, change: Option<&Change>) -> Reload {
         if change.is_some_and(|c| c.model_changed) {
             self.engine = (self.new_engine)();

@@ -99,7 +99,8 @@ pub struct Change {
     pub first: Instant,
     /// True when the graph file was the only watched file that changed.
     pub only_graph: bool,
-    /// True when a file of the model folder changed.
+    /// True when the model's weights file changed (other files of its folder, such as directions, are
+    /// read by the nodes that use them and keyed by content).
     pub model_changed: bool,
 }
 
@@ -178,7 +179,10 @@ impl FileWatcher {
                 let model_changed = wanted
                     .iter()
                     .flat_map(|e| e.paths.iter())
-                    .any(|p| self.targets.in_model_dir(p) && self.targets.wants(p, outputs));
+                    .any(|p| {
+                        self.targets.in_model_dir(p)
+                            && p.file_name() == Some(drape_engine::MODEL_WEIGHTS_FILE.as_ref())
+                    });
                 return Ok(Change {
                     first,
                     only_graph,
