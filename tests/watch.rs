@@ -110,7 +110,11 @@ fn new_model_weights_rerun_the_model_nodes_and_other_model_files_do_not() {
 
     std::fs::write(model.join("MODEL.md"), "# rect-32px\n").expect("write model card");
     let line = watch.next_run();
-    assert_eq!(ran(&line), ids(&[]), "a new model card changes no design: {line}");
+    assert_eq!(
+        ran(&line),
+        ids(&[]),
+        "a new model card changes no design: {line}"
+    );
     assert_eq!(
         scene.read_out("design-42.png"),
         design,
