@@ -62,7 +62,7 @@ pub fn rerun(
         .graph_file
         .file_name()
         .context("the recipe names no graph file")?;
-    let graph_path = recipe.graph_dir.join(file_name);
+    let graph_path = recipe.graph_folder(png).join(file_name);
     let shown_as = embedded_name(png, &embedded);
     let all: Vec<Override> = recipe.overrides.iter().chain(overrides).cloned().collect();
     let registry = drape_nodes::registry();
@@ -126,7 +126,7 @@ pub fn show(png: &Path, graph_out: Option<&Path>) -> anyhow::Result<ExitCode> {
     println!(
         "graph:   {} (in {})",
         recipe.graph_file.display(),
-        recipe.graph_dir.display()
+        recipe.graph_folder(png).display()
     );
     println!("output:  node \"{}\", item {}", recipe.node, recipe.index);
     if let Some(digest) = &recipe.model_digest {
@@ -153,7 +153,7 @@ pub fn show(png: &Path, graph_out: Option<&Path>) -> anyhow::Result<ExitCode> {
         println!(
             "wrote {} (its relative paths, like the model's, were relative to {})",
             target.display(),
-            recipe.graph_dir.display()
+            recipe.graph_folder(png).display()
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -164,7 +164,12 @@ pub fn status_word(status: &Status) -> &'static str {
 }
 
 /// A node failure, located at the node in the graph file.
-pub fn failure(graph: &Graph, shown_as: &Path, id: &str, error: &drape_engine::NodeError) -> String {
+pub fn failure(
+    graph: &Graph,
+    shown_as: &Path,
+    id: &str,
+    error: &drape_engine::NodeError,
+) -> String {
     let node = graph.index_of(id).map(|i| &graph.nodes[i]);
     let span = node.map_or((0, 0), |n| n.span);
     let op = node.map_or("?", |n| n.op.name());

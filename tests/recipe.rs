@@ -125,6 +125,21 @@ fn a_saved_design_re_creates_identical_pixels_without_touching_the_source() {
 }
 
 #[test]
+fn a_project_moved_as_a_whole_still_re_creates_its_designs() {
+    let dir = rendered();
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    let moved = elsewhere.path().join("moved");
+    std::fs::rename(dir.path(), &moved).expect("move the project");
+    let out = drape(&["run", "graphs/out/design-42.png"], &moved);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        pixels(&moved.join("graphs/out/design-42.rerun.png")),
+        pixels(&moved.join("graphs/out/design-42.png"))
+    );
+    std::fs::rename(&moved, dir.path()).expect("move it back for clean-up");
+}
+
+#[test]
 fn a_changed_model_is_reported() {
     let dir = rendered();
     let weights = dir.path().join("fixtures/rect-32px/generator.safetensors");

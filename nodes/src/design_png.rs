@@ -50,6 +50,7 @@ impl<'a> Provenance<'a> {
     pub fn write(&self, path: &Path, images: &Images, index: usize) -> Result<(), NodeError> {
         let recipe = Recipe {
             index,
+            graph_dir: relative_to_folder_of(&self.recipe.graph_dir, path)?,
             ..self.recipe.clone()
         };
         let text = [
@@ -73,6 +74,23 @@ impl<'a> Provenance<'a> {
             writer.finish().map_err(|e| e.to_string())
         })
     }
+}
+
+/// `dir` (absolute) as seen from the folder `file` is written to, which is created if needed.
+fn relative_to_folder_of(dir: &Path, file: &Path) -> Result<std::path::PathBuf, NodeError> {
+    let folder = file
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(folder)
+        .and_then(|()| folder.canonicalize())
+        .map(|folder| pathdiff::diff_paths(dir, &folder).unwrap_or_else(|| dir.to_path_buf()))
+        .map_err(|e| {
+            NodeError::new(format!(
+                "cannot create the folder {}: {e}",
+                folder.display()
+            ))
+        })
 }
 
 /// The design's label and recorded parameters, e.g. `seed 42; truncation=0.5`.

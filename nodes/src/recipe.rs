@@ -21,7 +21,9 @@ const FORMAT_LINE: &str = "drape-recipe 1";
 pub struct Recipe {
     /// The graph file, as it was given on the command line.
     pub graph_file: PathBuf,
-    /// The graph file's folder, absolute: the graph's relative paths (the model) start here.
+    /// The graph file's folder, where the graph's relative paths (the model) start: relative to the PNG's
+    /// own folder, so a project that moves as a whole keeps working (absolute only where no relative path
+    /// exists).
     pub graph_dir: PathBuf,
     /// The id of the output node that wrote the design.
     pub node: String,
@@ -76,6 +78,12 @@ pub enum RecipeError {
 }
 
 impl Recipe {
+    /// The graph's folder for the design saved at `png`.
+    pub fn graph_folder(&self, png: &Path) -> PathBuf {
+        let png_dir = png.parent().unwrap_or(Path::new(""));
+        png_dir.join(&self.graph_dir)
+    }
+
     /// The recipe as text lines.
     pub fn to_text(&self) -> String {
         let mut text = format!("{FORMAT_LINE}\n");

@@ -176,13 +176,10 @@ impl FileWatcher {
                         .iter()
                         .all(|p| *p == self.targets.graph || !self.targets.wants(p, outputs))
                 });
-                let model_changed = wanted
-                    .iter()
-                    .flat_map(|e| e.paths.iter())
-                    .any(|p| {
-                        self.targets.in_model_dir(p)
-                            && p.file_name() == Some(drape_engine::MODEL_WEIGHTS_FILE.as_ref())
-                    });
+                let model_changed = wanted.iter().flat_map(|e| e.paths.iter()).any(|p| {
+                    self.targets.in_model_dir(p)
+                        && p.file_name() == Some(drape_engine::MODEL_WEIGHTS_FILE.as_ref())
+                });
                 return Ok(Change {
                     first,
                     only_graph,
