@@ -2,8 +2,12 @@
 //! the right number of frames, size and delay, the two formats agree, and the path's keyframes are
 //! exactly the designs Save writes for those seeds.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod support;
+
+use std::path::Path;
+
+use support::outputs::png_pixels;
+use support::{copy_fixture_model, drape, text};
 
 const GRAPH: &str = r#"Graph(
     version: 1,
@@ -22,31 +26,13 @@ const GRAPH: &str = r#"Graph(
 )
 "#;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn rendered() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
-    let model = dir.path().join("fixtures/rect-32px");
-    std::fs::create_dir_all(&model).unwrap();
-    std::fs::copy(
-        root().join("tests/fixtures/rect-32px/generator.safetensors"),
-        model.join("generator.safetensors"),
-    )
-    .unwrap();
+    copy_fixture_model(&dir.path().join("fixtures/rect-32px"));
     std::fs::create_dir_all(dir.path().join("graphs")).unwrap();
     std::fs::write(dir.path().join("graphs/loop.ron"), GRAPH).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_drape"))
-        .args(["run", "graphs/loop.ron"])
-        .current_dir(dir.path())
-        .output()
-        .expect("drape runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = drape(&["run", "graphs/loop.ron"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
     dir
 }
 
@@ -66,15 +52,6 @@ fn apng_frames(path: &Path) -> (Vec<Vec<u8>>, Vec<(u16, u16)>, u32) {
         frames.push(buf[..info.buffer_size()].to_vec());
     }
     (frames, delays, control.num_plays)
-}
-
-fn png_pixels(path: &Path) -> Vec<u8> {
-    let file = std::io::BufReader::new(std::fs::File::open(path).unwrap());
-    let mut reader = png::Decoder::new(file).read_info().unwrap();
-    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
-    let info = reader.next_frame(&mut buf).unwrap();
-    buf.truncate(info.buffer_size());
-    buf
 }
 
 #[test]

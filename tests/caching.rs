@@ -1,9 +1,12 @@
 //! Cached execution: running a graph again re-runs only the nodes an edit touched, on the fixture
 //! model (on the GPU; the software Vulkan driver in CI).
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::PathBuf;
 
 use drape_engine::{Engine, Graph, Override, parse_graph};
+use support::{copy_fixture_model, root};
 
 /// The cache test graph, loaded as if it lived in a temp folder beside a copy of the fixture model,
 /// so its outputs land in that folder.
@@ -15,18 +18,9 @@ struct Scene {
 impl Scene {
     fn new() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rect-32px");
-        let model = dir.path().join("fixtures/rect-32px");
-        std::fs::create_dir_all(&model).expect("model dir");
-        std::fs::copy(
-            fixtures.join("generator.safetensors"),
-            model.join("generator.safetensors"),
-        )
-        .expect("copy model");
-        let source = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/graphs/cache.ron"),
-        )
-        .expect("test graph");
+        copy_fixture_model(&dir.path().join("fixtures/rect-32px"));
+        let source =
+            std::fs::read_to_string(root().join("tests/graphs/cache.ron")).expect("test graph");
         let graphs = dir.path().join("graphs");
         std::fs::create_dir_all(&graphs).expect("graphs dir");
         Scene { dir, source }

@@ -2,60 +2,16 @@
 //! exits 1, overrides apply, broken weights give one clear error, and the node catalogue and its
 //! Markdown copy in docs/ agree.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
 
-fn drape(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_drape"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("drape runs")
-}
+use std::path::Path;
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A temp folder holding the cache test graph and a copy of the fixture model.
-fn workspace() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let model = dir.path().join("fixtures/rect-32px");
-    std::fs::create_dir_all(&model).expect("model dir");
-    std::fs::copy(
-        root().join("tests/fixtures/rect-32px/generator.safetensors"),
-        model.join("generator.safetensors"),
-    )
-    .expect("copy model");
-    std::fs::create_dir_all(dir.path().join("graphs")).expect("graphs dir");
-    std::fs::copy(
-        root().join("tests/graphs/cache.ron"),
-        dir.path().join("graphs/cache.ron"),
-    )
-    .expect("copy graph");
-    dir
-}
-
-fn png_text_chunks(path: &Path) -> Vec<(String, String)> {
-    let decoder = png::Decoder::new(std::io::BufReader::new(
-        std::fs::File::open(path).expect("png exists"),
-    ));
-    let reader = decoder.read_info().expect("valid png");
-    let info = reader.info();
-    assert_eq!((info.width, info.height), (32, 32));
-    info.utf8_text
-        .iter()
-        .map(|c| (c.keyword.clone(), c.get_text().expect("utf8 text")))
-        .collect()
-}
+use support::outputs::decode_png;
+use support::{cache_graph_project, drape, root, text};
 
 #[test]
 fn run_writes_pngs_with_the_graph_embedded() {
-    let dir = workspace();
+    let dir = cache_graph_project();
     let out = drape(
         &[
             "run",
@@ -79,14 +35,9 @@ fn run_writes_pngs_with_the_graph_embedded() {
     );
     assert!(stdout.contains("6 nodes: 6 ran, 0 cached"), "{stdout}");
     assert!(stdout.contains("synthesize"), "timings table: {stdout}");
-    let chunks = png_text_chunks(&dir.path().join("graphs/out/design-42.png"));
-    let get = |k: &str| {
-        chunks
-            .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.clone())
-            .expect(k)
-    };
+    let design = decode_png(&dir.path().join("graphs/out/design-42.png"));
+    assert_eq!((design.width, design.height), (32, 32));
+    let get = |k: &str| design.chunk(k);
     assert_eq!(
         get("drape:graph"),
         std::fs::read_to_string(dir.path().join("graphs/cache.ron")).unwrap()
@@ -123,7 +74,7 @@ fn check_lists_every_problem_and_exits_1() {
 
 #[test]
 fn run_refuses_an_invalid_graph_before_doing_anything() {
-    let dir = workspace();
+    let dir = cache_graph_project();
     let out = drape(
         &["run", "graphs/cache.ron", "--set", "image.noise=loud"],
         dir.path(),
@@ -135,7 +86,7 @@ fn run_refuses_an_invalid_graph_before_doing_anything() {
 
 #[test]
 fn a_corrupt_weights_file_is_one_clear_error_with_a_failing_exit() {
-    let dir = workspace();
+    let dir = cache_graph_project();
     let weights = dir.path().join("fixtures/rect-32px/generator.safetensors");
     let bytes = std::fs::read(&weights).unwrap();
     std::fs::write(&weights, &bytes[..bytes.len() / 2]).unwrap();

@@ -2,12 +2,10 @@
 //! over a layer range, truncation toward zero after the edits) against the PyTorch reference's golden
 //! ws and image (`python -m training.clothinggan`).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod support;
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
+use support::outputs::{png_pixels, read_latents};
+use support::{copy_fixture_model, drape, fixtures, text};
 
 /// The golden file's tensor `name` as f32 values, with its metadata value for `key` lookups.
 struct Golden {
@@ -39,31 +37,12 @@ fn bytemuck_f32(bytes: &[u8]) -> Vec<f32> {
         .collect()
 }
 
-fn read_npy(path: &Path) -> Vec<f32> {
-    let array = npyz::NpyFile::new(std::fs::File::open(path).expect("npy")).expect("header");
-    array.into_vec::<f32>().expect("f32 data")
-}
-
-fn png_rgb(path: &Path) -> Vec<u8> {
-    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
-    let mut reader = decoder.read_info().expect("png");
-    let mut pixels = vec![0; reader.output_buffer_size().expect("size")];
-    let info = reader.next_frame(&mut pixels).expect("frame");
-    pixels.truncate(info.buffer_size());
-    pixels
-}
-
 #[test]
 fn the_clothinggan_pipeline_matches_the_reference() {
     let golden = Golden::load();
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("model");
-    std::fs::create_dir_all(&model).unwrap();
-    std::fs::copy(
-        fixtures().join("rect-32px/generator.safetensors"),
-        model.join("generator.safetensors"),
-    )
-    .unwrap();
+    copy_fixture_model(&model);
     drape_directions::import_npz(&fixtures().join("ganspace-rect-32px.npz"), 40)
         .expect("import")
         .save(&model.join("components.safetensors"))
@@ -102,19 +81,11 @@ fn the_clothinggan_pipeline_matches_the_reference() {
         edits = edits.join(", "),
     );
     std::fs::write(dir.path().join("clothinggan.ron"), graph).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_drape"))
-        .args(["run", "clothinggan.ron"])
-        .current_dir(dir.path())
-        .output()
-        .expect("drape runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = drape(&["run", "clothinggan.ron"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
 
     // ws: float32 arithmetic in a different order than PyTorch's; 1e-5 relative to magnitude.
-    let ws = read_npy(&dir.path().join("out/ws.npy"));
+    let (_, ws) = read_latents(&dir.path().join("out/ws.npy"));
     let expected = golden.tensor("ws");
     assert_eq!(ws.len(), expected.len());
     for (i, (a, b)) in ws.iter().zip(&expected).enumerate() {
@@ -126,7 +97,7 @@ fn the_clothinggan_pipeline_matches_the_reference() {
 
     // The image: drape's 8-bit output against the reference's floats quantised the same way; a value
     // that sits on a rounding edge may land one level away, nothing more.
-    let pixels = png_rgb(&dir.path().join("out/design.png"));
+    let pixels = png_pixels(&dir.path().join("out/design.png"));
     let img = golden.tensor("img");
     let plane = 32 * 32;
     let mut off_by_one = 0;

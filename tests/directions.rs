@@ -2,62 +2,19 @@
 //! apply-direction node against a hand-made edit rendered by the CPU reference, its located errors
 //! and suggestions, and its cache key following the content of directions.ron.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
 
 use drape_engine::{Engine, parse_graph};
 use drape_generator::seeds::z_from_seed;
 use drape_generator::{Model, NoiseMode, Truncation, cpu};
-
-fn drape(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_drape"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("drape runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn succeeded(out: &Output) -> String {
-    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(out.status.success(), "{all}");
-    text(&out.stdout)
-}
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
+use support::outputs::decode_png;
+use support::{copy_fixture_model, drape, fixtures, succeeded, text};
 
 /// A temp folder with a copy of the fixture model in `model/`.
 fn workspace() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::create_dir_all(dir.path().join("model")).unwrap();
-    std::fs::copy(
-        fixtures().join("rect-32px/generator.safetensors"),
-        dir.path().join("model/generator.safetensors"),
-    )
-    .unwrap();
+    copy_fixture_model(&dir.path().join("model"));
     dir
-}
-
-fn png(path: &Path) -> (u32, u32, Vec<u8>, Vec<(String, String)>) {
-    let decoder = png::Decoder::new(std::io::BufReader::new(
-        std::fs::File::open(path).expect("png exists"),
-    ));
-    let mut reader = decoder.read_info().expect("valid png");
-    let mut pixels = vec![0; reader.output_buffer_size().expect("size")];
-    let info = reader.next_frame(&mut pixels).expect("frame");
-    let chunks = reader
-        .info()
-        .utf8_text
-        .iter()
-        .map(|c| (c.keyword.clone(), c.get_text().expect("utf8")))
-        .collect();
-    pixels.truncate(info.buffer_size());
-    (info.width, info.height, pixels, chunks)
 }
 
 const NAMED: &str = "Directions(version: 1, directions: [\n\
@@ -107,8 +64,8 @@ fn discover_gallery_import_and_list_on_the_fixture_model() {
     assert!(out.contains("columns: -3.0σ  +0.0σ  +3.0σ"), "{out}");
     assert!(out.contains("row   4: component 1   seed 2"), "{out}");
     // 3 columns and 4 rows of 32 px images with 2 px padding.
-    let (w, h, _, _) = png(&cwd.join("g.png"));
-    assert_eq!((w, h), (3 * 34 + 2, 4 * 34 + 2));
+    let gallery = decode_png(&cwd.join("g.png"));
+    assert_eq!((gallery.width, gallery.height), (3 * 34 + 2, 4 * 34 + 2));
     let too_far = drape(
         &[
             "directions",
@@ -195,10 +152,13 @@ fn edit_scene(edit: &str) -> (tempfile::TempDir, String) {
 fn apply_direction_matches_a_hand_made_edit_on_the_cpu_reference() {
     let (dir, _) = edit_scene("edits: [(direction: \"red\")]");
     succeeded(&drape(&["run", "edit.ron"], dir.path()));
-    let (w, h, pixels, chunks) = png(&dir.path().join("out/0.png"));
-    assert_eq!((w, h), (32, 32));
-    let design = chunks.iter().find(|(k, _)| k == "drape:design").unwrap();
-    assert_eq!(design.1, "seed 42, red +1.5σ; red=+1.5σ; noise=none");
+    let edited = decode_png(&dir.path().join("out/0.png"));
+    assert_eq!((edited.width, edited.height), (32, 32));
+    assert_eq!(
+        edited.chunk("drape:design"),
+        "seed 42, red +1.5σ; red=+1.5σ; noise=none"
+    );
+    let pixels = edited.pixels;
 
     // By hand: "red" is component 1 = 0.6·e1 + 0.8·e4 with stdev 2, 1.5σ over ws 2, 3 and 4.
     let model = Model::load(&dir.path().join("model")).unwrap();
@@ -250,12 +210,9 @@ fn strips_multiply_designs_and_record_each_amount() {
     assert!(out.contains("wrote out/3.png"), "{out}");
     assert!(!dir.path().join("out/4.png").exists());
     let design = |i: usize| {
-        let (_, _, _, chunks) = png(&dir.path().join(format!("out/{i}.png")));
-        chunks
-            .into_iter()
-            .find(|(k, _)| k == "drape:design")
-            .unwrap()
-            .1
+        decode_png(&dir.path().join(format!("out/{i}.png")))
+            .chunk("drape:design")
+            .to_string()
     };
     assert_eq!(design(0), "seed 42, c0 -2; c0=-2; noise=none");
     assert_eq!(design(3), "seed 42, tilt +0.5; tilt=+0.5; noise=none");

@@ -2,9 +2,13 @@
 //! CI): deferred ClothingGAN truncation, style-mixing matrices, and latents saved and loaded as numpy
 //! files.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::PathBuf;
 
 use drape_engine::{Engine, RunReport, Status, parse_graph};
+use support::outputs::{png_pixels, read_latents, write_npy};
+use support::{copy_fixture_model, fixtures};
 
 /// A temp folder with a copy of the `rect-32px` fixture model (8 ws of 40 values); graphs live in
 /// its `graphs/` folder and write to `graphs/out/`.
@@ -16,13 +20,7 @@ struct Scene {
 impl Scene {
     fn new() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let model = dir.path().join("fixtures/rect-32px");
-        std::fs::create_dir_all(&model).expect("model dir");
-        std::fs::copy(
-            root().join("tests/fixtures/rect-32px/generator.safetensors"),
-            model.join("generator.safetensors"),
-        )
-        .expect("copy model");
+        copy_fixture_model(&dir.path().join("fixtures/rect-32px"));
         std::fs::create_dir_all(dir.path().join("graphs/out")).expect("graphs dir");
         Scene {
             dir,
@@ -45,47 +43,8 @@ impl Scene {
     }
 }
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn assert_ok(report: &RunReport) {
     assert!(report.succeeded(), "{:#?}", report.records);
-}
-
-/// (shape, data) of a float32 .npy, or of array `w` of a .npz.
-fn read_latents(path: &Path) -> (Vec<u64>, Vec<f32>) {
-    if path.extension().is_some_and(|e| e == "npz") {
-        let mut npz = npyz::npz::NpzArchive::open(path).expect("npz");
-        let array = npz.by_name("w").expect("read").expect("array w");
-        (array.shape().to_vec(), array.into_vec().expect("float32"))
-    } else {
-        let array = npyz::NpyFile::new(std::fs::File::open(path).expect("npy")).expect("header");
-        (array.shape().to_vec(), array.into_vec().expect("float32"))
-    }
-}
-
-fn write_npy(path: &Path, shape: &[u64], data: &[f32]) {
-    use npyz::WriterBuilder;
-    let file = std::fs::File::create(path).expect("create");
-    let mut writer = npyz::WriteOptions::new()
-        .default_dtype()
-        .shape(shape)
-        .writer(std::io::BufWriter::new(file))
-        .begin_nd()
-        .expect("header");
-    writer.extend(data.iter().copied()).expect("data");
-    writer.finish().expect("finish");
-}
-
-fn png_pixels(path: &Path) -> Vec<u8> {
-    let decoder = png::Decoder::new(std::io::BufReader::new(
-        std::fs::File::open(path).expect("png exists"),
-    ));
-    let mut reader = decoder.read_info().expect("valid png");
-    let mut pixels = vec![0; reader.output_buffer_size().expect("size")];
-    reader.next_frame(&mut pixels).expect("pixels");
-    pixels
 }
 
 #[test]
@@ -217,9 +176,8 @@ fn mixing_inputs_with_different_deferred_truncations_fails_clearly() {
 #[test]
 fn latents_written_by_numpy_load_broadcast_and_render() {
     let mut scene = Scene::new();
-    let fixtures = root().join("tests/fixtures");
     for name in ["latent-w-2x40-f64.npy", "latent-projected_w-1x8x40.npz"] {
-        std::fs::copy(fixtures.join(name), scene.out(name)).expect("copy fixture");
+        std::fs::copy(fixtures().join(name), scene.out(name)).expect("copy fixture");
     }
     assert_ok(&scene.run(
         r#"

@@ -2,59 +2,22 @@
 //! in the PNG without touching the source, reports a changed model and broken recipes clearly, and
 //! `drape recipe` shows the recipe and writes the graph back out.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
 
-fn drape(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_drape"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("drape runs")
-}
+use std::path::Path;
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use support::outputs::png_pixels;
+use support::{cache_graph_project, drape, text};
 
 /// A temp folder with the cache test graph and a copy of the fixture model, run once with an override.
 fn rendered() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let model = dir.path().join("fixtures/rect-32px");
-    std::fs::create_dir_all(&model).expect("model dir");
-    std::fs::copy(
-        root().join("tests/fixtures/rect-32px/generator.safetensors"),
-        model.join("generator.safetensors"),
-    )
-    .expect("copy model");
-    std::fs::create_dir_all(dir.path().join("graphs")).expect("graphs dir");
-    std::fs::copy(
-        root().join("tests/graphs/cache.ron"),
-        dir.path().join("graphs/cache.ron"),
-    )
-    .expect("copy graph");
+    let dir = cache_graph_project();
     let out = drape(
         &["run", "graphs/cache.ron", "--set", "w.truncation=0.5"],
         dir.path(),
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     dir
-}
-
-/// The RGB pixels of a PNG.
-fn pixels(path: &Path) -> Vec<u8> {
-    let decoder = png::Decoder::new(std::io::BufReader::new(
-        std::fs::File::open(path).expect("png exists"),
-    ));
-    let mut reader = decoder.read_info().expect("valid png");
-    let mut buf = vec![0; reader.output_buffer_size().expect("size")];
-    let info = reader.next_frame(&mut buf).expect("pixels");
-    buf.truncate(info.buffer_size());
-    buf
 }
 
 /// A 2×2 PNG with the given text chunks.
@@ -88,10 +51,10 @@ fn a_saved_design_re_creates_identical_pixels_without_touching_the_source() {
     // Only what the one Save needs ran: not the sheet.
     assert!(stdout.contains("4 nodes: 4 ran"), "{stdout}");
     let rerun = dir.path().join("graphs/out/design-42.rerun.png");
-    assert_eq!(pixels(&rerun), pixels(&source));
+    assert_eq!(png_pixels(&rerun), png_pixels(&source));
     assert_ne!(
-        pixels(&rerun),
-        pixels(&dir.path().join("graphs/out/design-123456.png")),
+        png_pixels(&rerun),
+        png_pixels(&dir.path().join("graphs/out/design-123456.png")),
         "the second design of the batch differs, so the item index mattered"
     );
     assert_eq!(std::fs::read(&source).unwrap(), before);
@@ -107,8 +70,8 @@ fn a_saved_design_re_creates_identical_pixels_without_touching_the_source() {
     );
     assert!(custom.status.success(), "{}", text(&custom.stderr));
     assert_eq!(
-        pixels(&dir.path().join("again.png")),
-        pixels(&dir.path().join("graphs/out/design-123456.png"))
+        png_pixels(&dir.path().join("again.png")),
+        png_pixels(&dir.path().join("graphs/out/design-123456.png"))
     );
     let over = drape(
         &[
@@ -133,8 +96,8 @@ fn a_project_moved_as_a_whole_still_re_creates_its_designs() {
     let out = drape(&["run", "graphs/out/design-42.png"], &moved);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
-        pixels(&moved.join("graphs/out/design-42.rerun.png")),
-        pixels(&moved.join("graphs/out/design-42.png"))
+        png_pixels(&moved.join("graphs/out/design-42.rerun.png")),
+        png_pixels(&moved.join("graphs/out/design-42.png"))
     );
     std::fs::rename(&moved, dir.path()).expect("move it back for clean-up");
 }

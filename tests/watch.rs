@@ -6,7 +6,8 @@ mod support;
 
 use std::time::Duration;
 
-use support::{SaveStyle, Scene, Watch, ran, save};
+use support::watch::{SaveStyle, Scene, Watch, ran, save};
+use support::{drape, text};
 
 fn ids(names: &[&str]) -> Vec<String> {
     let mut ids: Vec<String> = names.iter().map(|s| s.to_string()).collect();
@@ -143,17 +144,17 @@ fn a_taken_port_is_a_clear_error() {
     let scene = Scene::new();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = taken.local_addr().expect("address").port().to_string();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_drape"))
-        .args([
+    let output = drape(
+        &[
             "watch",
             scene.graph().to_str().expect("utf-8 path"),
             "--port",
             &port,
-        ])
-        .output()
-        .expect("drape runs");
+        ],
+        scene.dir.path(),
+    );
     assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = text(&output.stderr);
     assert!(
         stderr.contains(&format!("port {port} on 127.0.0.1 is already in use"))
             && stderr.contains("--port"),

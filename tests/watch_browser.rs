@@ -7,7 +7,8 @@ mod support;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use support::browser::{self, Browser};
-use support::{SaveStyle, Scene, Watch, root, save};
+use support::root;
+use support::watch::{SaveStyle, Scene, Watch, save};
 
 const WAIT: Duration = Duration::from_secs(60);
 
