@@ -111,13 +111,16 @@ class TrainOptions:
 
 
 def training_facts(options: TrainOptions, step: int, images_seen: int, dataset_size: int) -> dict[str, str]:
-    return {
+    facts = {
         "training_steps": str(step),
         "training_images_seen": str(images_seen),
         "training_batch": str(options.batch),
         "training_dataset": f"{options.data.name} ({dataset_size} prepared garment photos)",
         "training_augment": options.augment or "none",
     }
+    if options.init_from is not None:
+        facts["training_init_from"] = f"matching layers of {options.init_from.parent.name}/{options.init_from.name}"
+    return facts
 
 
 def export_model(generator: Generator, options: TrainOptions, facts: dict[str, str], folder: Path, dtype: str,

@@ -10,7 +10,7 @@ from training.config import GeneratorConfig
 from training.export import export_checkpoint
 from training.model_format import load_generator, read_metadata
 from training.train import parse_args
-from training.trainer import TrainOptions, Trainer
+from training.trainer import TrainOptions, Trainer, training_facts
 
 TINY = GeneratorConfig(img_resolution=16, z_dim=8, w_dim=8, mapping_layers=2, channel_base=128, channel_max=16,
                        conv_clamp=256)
@@ -121,3 +121,5 @@ def test_init_from_copies_every_matching_layer_of_a_lower_resolution_run(tmp_pat
     assert "synthesis.b32.conv1.weight" in g and "synthesis.b32.conv1.weight" not in low["G"]
     assert "b16.fromrgb.weight" in low["D"] and "b16.fromrgb.weight" not in high.D.state_dict()
     assert torch.equal(high.D.state_dict()["b16.conv0.weight"], low["D"]["b16.conv0.weight"])
+    facts = training_facts(high.options, 0, 0, 12)
+    assert facts["training_init_from"] == f"matching layers of low/{CHECKPOINT_FILE}"
