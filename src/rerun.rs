@@ -2,6 +2,7 @@
 //! re-create that one design from its embedded graph into a new file, or show the recipe and write
 //! the graph back out.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -143,12 +144,7 @@ pub fn show(png: &Path, graph_out: Option<&Path>) -> anyhow::Result<ExitCode> {
                 target.display()
             );
         }
-        let temporary = target.with_file_name(format!(
-            ".{}.drape-tmp",
-            target.file_name().unwrap_or_default().to_string_lossy()
-        ));
-        std::fs::write(&temporary, &embedded.graph)
-            .and_then(|()| std::fs::rename(&temporary, target))
+        drape_engine::write_atomically(target, |file| file.write_all(embedded.graph.as_bytes()))
             .with_context(|| format!("cannot write {}", target.display()))?;
         println!(
             "wrote {} (its relative paths, like the model's, were relative to {})",

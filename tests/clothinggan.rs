@@ -7,7 +7,7 @@ mod support;
 use support::outputs::{png_pixels, read_latents};
 use support::{copy_fixture_model, drape, fixtures, text};
 
-/// The golden file's tensor `name` as f32 values, with its metadata value for `key` lookups.
+/// The reference's golden file: its f32 tensors and, in its metadata, the controls it was made with.
 struct Golden {
     bytes: Vec<u8>,
 }
@@ -21,7 +21,8 @@ impl Golden {
     fn tensor(&self, name: &str) -> Vec<f32> {
         let file = safetensors::SafeTensors::deserialize(&self.bytes).expect("golden file");
         let view = file.tensor(name).expect("tensor");
-        bytemuck_f32(view.data())
+        assert_eq!(view.dtype(), safetensors::Dtype::F32, "{name}");
+        little_endian_f32s(view.data())
     }
 
     fn control(&self, key: &str) -> String {
@@ -30,7 +31,7 @@ impl Golden {
     }
 }
 
-fn bytemuck_f32(bytes: &[u8]) -> Vec<f32> {
+fn little_endian_f32s(bytes: &[u8]) -> Vec<f32> {
     bytes
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))

@@ -203,25 +203,14 @@ impl Components {
     }
 }
 
-/// Writes `data` to a temporary file beside `path`, then renames it into place.
+/// Writes `data` to `path` atomically (the engine's temp-file-and-rename writer).
 pub(crate) fn write_atomically(path: &Path, data: &[u8]) -> Result<(), DirectionsError> {
-    let write_err = |source| DirectionsError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".drape-");
-    // Temporary files are private; the result should be readable like any other file.
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
-    let mut file = builder.tempfile_in(dir).map_err(write_err)?;
-    file.write_all(data).map_err(write_err)?;
-    file.persist(path).map_err(|e| write_err(e.error))?;
-    Ok(())
+    drape_engine::write_atomically(path, |file| file.write_all(data)).map_err(|source| {
+        DirectionsError::Write {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! - [`plan`] picks what the outputs need, in topological order;
 //! - [`Engine`] runs a plan, caching each node's outputs by content.
 
+pub mod atomic;
 pub mod diagnostic;
 pub mod exec;
 pub mod graph;
@@ -16,6 +17,7 @@ pub mod plan;
 pub mod registry;
 pub mod value;
 
+pub use atomic::write_atomically;
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use exec::{Engine, Event, NodeRecord, RunReport, Status};
 pub use graph::{Connection, FORMAT_VERSION, Graph, GraphNode};

@@ -1,44 +1,19 @@
-//! Atomic file output: write into a temporary file beside the target, then rename it into place, so a
-//! reader never sees a half-written file and a failed write leaves the old file untouched.
+//! Atomic output for nodes: the engine's [`drape_engine::write_atomically`], with a failure reported as
+//! a node error that names the file.
 
-use std::io::Write;
+use std::fs::File;
+use std::io::BufWriter;
 use std::path::Path;
 
 use drape_engine::NodeError;
 
-/// Writes `path` through `fill`, atomically; creates the folder when needed.
+/// Writes `path` through `fill` (which reports its own failures as text), atomically.
 pub fn write_atomically(
     path: &Path,
-    fill: impl FnOnce(&mut std::io::BufWriter<&mut std::fs::File>) -> Result<(), String>,
+    fill: impl FnOnce(&mut BufWriter<&mut File>) -> Result<(), String>,
 ) -> Result<(), NodeError> {
-    let io_error = |what: &str, e: &dyn std::fmt::Display| {
-        NodeError::new(format!("cannot {what} {}: {e}", path.display()))
-    };
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| io_error("create the folder of", &e))?;
-    let suffix = format!(
-        ".{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("out")
-    );
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".drape-").suffix(&suffix);
-    // Temporary files are private by default; the output is an ordinary file (the umask applies).
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let mut file = builder
-        .tempfile_in(dir)
-        .map_err(|e| io_error("create a temporary file for", &e))?;
-    {
-        let mut writer = std::io::BufWriter::new(file.as_file_mut());
-        fill(&mut writer).map_err(|e| io_error("encode", &e))?;
-        writer.flush().map_err(|e| io_error("write", &e))?;
-    }
-    file.persist(path)
-        .map_err(|e| io_error("write", &e.error))?;
-    Ok(())
+    drape_engine::write_atomically(path, |file| fill(file).map_err(std::io::Error::other))
+        .map_err(|e| NodeError::new(format!("cannot write {}: {e}", path.display())))
 }
 
 #[cfg(test)]
@@ -46,27 +21,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn writes_whole_files_readable_like_any_other() {
+    fn a_failed_write_names_the_file_and_the_cause() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sub/out.txt");
-        write_atomically(&path, |f| f.write_all(b"hello").map_err(|e| e.to_string())).unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"hello");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-            assert_ne!(mode & 0o044, 0, "not private to the owner: {mode:o}");
-        }
-        let failed = write_atomically(&path, |_| Err("no".into()));
-        assert!(failed.unwrap_err().message.contains("cannot encode"));
+        let path = dir.path().join("out.png");
+        let failed = write_atomically(&path, |_| Err("the encoder gave up".into())).unwrap_err();
         assert_eq!(
-            std::fs::read(&path).unwrap(),
-            b"hello",
-            "a failed write leaves the old file"
+            failed.message,
+            format!("cannot write {}: the encoder gave up", path.display())
         );
-        assert_eq!(
-            std::fs::read_dir(path.parent().unwrap()).unwrap().count(),
-            1
-        );
+        assert!(!path.exists());
     }
 }

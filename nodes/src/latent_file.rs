@@ -8,6 +8,8 @@ use drape_engine::NodeError;
 use npyz::npz::{NpzArchive, NpzWriter};
 use npyz::{DType, NpyFile, Order, TypeChar, WriterBuilder};
 
+use crate::atomic::write_atomically;
+
 /// The array name stylegan2-ada's projector writes (`projected_w.npz`), and the one drape writes.
 pub const NPZ_KEY: &str = "w";
 
@@ -148,30 +150,14 @@ pub fn to_w_plus(
 /// temporary file renamed into place.
 pub fn write(path: &Path, data: &[f32], shape: [usize; 3]) -> Result<(), NodeError> {
     let format = Format::of(path).ok_or_else(|| file_error(path, "must end in .npy or .npz"))?;
-    let io =
-        |what: &str, e: &dyn std::fmt::Display| file_error(path, format!("cannot {what}: {e}"));
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| io("create its folder", &e))?;
-    let mut file = tempfile::Builder::new()
-        .prefix(".drape-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| io("create a temporary file", &e))?;
     let shape = shape.map(|d| d as u64);
-    let mut out = std::io::BufWriter::new(file.as_file_mut());
-    let written = match format {
-        Format::Npy => write_npy(&mut out, data, &shape),
-        Format::Npz => write_npz(&mut out, data, &shape),
-    };
-    written
-        .and_then(|()| out.flush())
-        .map_err(|e| io("write", &e))?;
-    drop(out);
-    file.persist(path).map_err(|e| io("write", &e.error))?;
-    Ok(())
+    write_atomically(path, |out| {
+        match format {
+            Format::Npy => write_npy(out, data, &shape),
+            Format::Npz => write_npz(out, data, &shape),
+        }
+        .map_err(|e| e.to_string())
+    })
 }
 
 fn write_npy<W: Write>(out: W, data: &[f32], shape: &[u64]) -> std::io::Result<()> {
