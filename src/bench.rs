@@ -1,11 +1,13 @@
-//! `drape bench` and `drape adapters`: generator speed on the chosen GPU adapter, and the adapters
+//! `drape bench` and `drape adapters`: generator speed on the chosen backend, and the GPU adapters
 //! there are to choose from.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use drape_generator::GpuContext;
 use drape_generator::bench::{self, BenchOptions};
-use drape_generator::{AdapterChoice, GpuContext};
+
+use crate::backend_args::BackendArgs;
 
 /// The model `drape bench` times when none is given.
 const DEFAULT_MODEL: &str = "models/clothing";
@@ -17,7 +19,7 @@ pub fn bench(
     config_f: bool,
     seconds: f64,
     profile: bool,
-    adapter: Option<String>,
+    backend: &BackendArgs,
 ) -> anyhow::Result<ExitCode> {
     let model_dir = model.or_else(|| {
         let default = PathBuf::from(DEFAULT_MODEL);
@@ -26,13 +28,14 @@ pub fn bench(
             .is_file()
             .then_some(default)
     });
+    let choice = backend.choice()?;
     let options = BenchOptions {
         model_dir,
         config_f,
         batches,
-        adapter: adapter
-            .as_deref()
-            .map_or_else(AdapterChoice::from_env, AdapterChoice::parse),
+        backend: choice.kind,
+        adapter: choice.adapter,
+        cpu: choice.cpu,
         min_seconds: seconds,
         profile,
     };

@@ -12,7 +12,9 @@ use drape_directions::{
     STDEV_SAMPLES, Source, format_amount,
 };
 use drape_engine::{Engine, Status, parse_graph};
-use drape_generator::{AdapterChoice, Generator, GpuContext, Model};
+use drape_generator::{Device, Model};
+
+use crate::backend_args::BackendArgs;
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// The `drape directions` subcommands.
@@ -32,9 +34,8 @@ pub enum Command {
         /// Seed of the z stream (numpy RandomState).
         #[arg(long, default_value_t = 1)]
         seed: u32,
-        /// GPU adapter: an index or part of a name; also DRAPE_ADAPTER.
-        #[arg(long)]
-        adapter: Option<String>,
+        #[command(flatten)]
+        backend: BackendArgs,
     },
     /// Render every component as strips from −σ to +σ on a few seeds, as one contact sheet.
     Gallery {
@@ -59,9 +60,8 @@ pub enum Command {
         /// The PNG to write.
         #[arg(long, default_value = "gallery.png")]
         out: PathBuf,
-        /// GPU adapter: an index or part of a name; also DRAPE_ADAPTER.
-        #[arg(long)]
-        adapter: Option<String>,
+        #[command(flatten)]
+        backend: BackendArgs,
     },
     /// Import GANSpace's directions (.npz: lat_comp, lat_mean, lat_stdev, var_ratio) into the model.
     Import {
@@ -87,8 +87,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             samples,
             components,
             seed,
-            adapter,
-        } => discover(&model, samples, components, seed, adapter),
+            backend,
+        } => discover(&model, samples, components, seed, &backend),
         Command::Gallery {
             model,
             components,
@@ -97,11 +97,11 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             sigma,
             truncation,
             out,
-            adapter,
+            backend,
         } => {
             let range = parse_range(&components)?;
             gallery(
-                &model, range, &seeds, steps, sigma, truncation, &out, adapter,
+                &model, range, &seeds, steps, sigma, truncation, &out, &backend,
             )
         }
         Command::Import { file, model } => import(&file, &model),
@@ -122,12 +122,6 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
 
 fn load_model(dir: &Path) -> anyhow::Result<Model> {
     Model::load(dir).with_context(|| format!("cannot use the model folder {}", dir.display()))
-}
-
-fn adapter_choice(adapter: Option<String>) -> AdapterChoice {
-    adapter
-        .as_deref()
-        .map_or_else(AdapterChoice::from_env, AdapterChoice::parse)
 }
 
 /// Prints each component's spread and share of the variance, and the total.
@@ -162,11 +156,11 @@ fn discover(
     samples: usize,
     components: usize,
     seed: u32,
-    adapter: Option<String>,
+    backend: &BackendArgs,
 ) -> anyhow::Result<ExitCode> {
     let model = Arc::new(load_model(model_dir)?);
-    let context = Arc::new(GpuContext::new(&adapter_choice(adapter))?);
-    let generator = Generator::new(context, model)?;
+    let choice = backend.choice()?;
+    let generator = Device::open(choice.kind, &choice.adapter, choice.cpu)?.backend(model)?;
     let bar = ProgressBar::new((samples + STDEV_SAMPLES) as u64);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} w samples {elapsed} (eta {eta})")
@@ -178,7 +172,7 @@ fn discover(
         seed,
         chunk: 4096,
     };
-    let found = drape_directions::discover(&generator, &options, &mut |done, _| {
+    let found = drape_directions::discover(&*generator, &options, &mut |done, _| {
         bar.set_position(done as u64)
     });
     bar.finish_and_clear();
@@ -228,7 +222,7 @@ fn gallery(
     sigma: f64,
     truncation: f64,
     out: &Path,
-    adapter: Option<String>,
+    backend: &BackendArgs,
 ) -> anyhow::Result<ExitCode> {
     let model = load_model(model_dir)?;
     let config = model.config();
@@ -276,7 +270,7 @@ fn gallery(
     let graph = parse_graph(Path::new("gallery.ron"), &graph_text, &registry, &[])
         .map_err(|d| anyhow::anyhow!("{d}"))?;
     let mut engine = Engine::new();
-    drape_nodes::set_adapter(engine.resources(), adapter_choice(adapter));
+    drape_nodes::set_backend(engine.resources(), backend.choice()?);
     let bar = ProgressBar::new_spinner();
     bar.set_message("rendering the gallery");
     let report = engine

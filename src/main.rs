@@ -1,6 +1,7 @@
 //! The `drape` command line: run, check and watch design graphs, re-create saved designs, find attribute
 //! directions, list nodes, benchmark the generator.
 
+mod backend_args;
 mod bench;
 mod catalogue;
 mod directions;
@@ -11,6 +12,7 @@ mod watch;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use backend_args::BackendArgs;
 use clap::{Parser, Subcommand};
 use drape_engine::Override;
 
@@ -40,10 +42,9 @@ enum Command {
         /// Print the time each node took.
         #[arg(long)]
         timings: bool,
-        /// GPU adapter: an index or part of a name (see `drape adapters`); also DRAPE_ADAPTER.
-        #[arg(long)]
-        adapter: Option<String>,
-        /// Say more: the GPU adapter in use and every node's status.
+        #[command(flatten)]
+        backend: BackendArgs,
+        /// Say more: the backend in use and every node's status.
         #[arg(short, long)]
         verbose: bool,
     },
@@ -57,9 +58,8 @@ enum Command {
         /// The preview page's port on 127.0.0.1 (0: any free port).
         #[arg(long, default_value_t = 7860)]
         port: u16,
-        /// GPU adapter: an index or part of a name (see `drape adapters`); also DRAPE_ADAPTER.
-        #[arg(long)]
-        adapter: Option<String>,
+        #[command(flatten)]
+        backend: BackendArgs,
     },
     /// Validate graphs without running them; lists every problem and exits 1 if there is any.
     Check {
@@ -86,7 +86,7 @@ enum Command {
         #[arg(long)]
         markdown: bool,
     },
-    /// List the GPU adapters drape can use.
+    /// List the GPU adapters drape can use (for --adapter; --backend cpu needs none).
     Adapters,
     /// Attribute directions: discover, gallery, import, list.
     Directions {
@@ -95,25 +95,33 @@ enum Command {
     },
     /// Measure generator speed: images/s and GFLOP/s per batch size.
     Bench {
-        /// A model folder to time (the default model if none; see also --no-config-f).
+        /// A model folder to time (default: models/clothing when it exists).
         #[arg(long)]
         model: Option<PathBuf>,
         /// Batch sizes, comma-separated.
         #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
         batch: Vec<usize>,
-        /// Skip the 256 px config-F-sized network with random weights.
+        /// Also time the 256 px config-F-sized network with random weights (slow without a GPU).
         #[arg(long)]
-        no_config_f: bool,
-        /// Keep repeating each measurement for at least this many seconds.
-        #[arg(long, default_value_t = 2.0)]
+        config_f: bool,
+        /// Keep repeating each measurement for at least this many seconds (0.01 to 3600).
+        #[arg(long, default_value_t = 2.0, value_parser = parse_seconds)]
         seconds: f64,
-        /// Also time every synthesis dispatch on its own at the largest batch.
+        /// Also time every synthesis dispatch on its own at the largest batch (GPU backend).
         #[arg(long)]
         profile: bool,
-        /// GPU adapter: an index or part of a name; also DRAPE_ADAPTER.
-        #[arg(long)]
-        adapter: Option<String>,
+        #[command(flatten)]
+        backend: BackendArgs,
     },
+}
+
+/// A benchmark duration: a finite number of seconds from 0.01 to one hour.
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if (0.01..=3600.0).contains(&v) => Ok(v),
+        Ok(v) => Err(format!("{v} is not between 0.01 and 3600 seconds")),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn main() -> ExitCode {
@@ -125,12 +133,12 @@ fn main() -> ExitCode {
             overrides,
             only,
             timings,
-            adapter,
+            backend,
             verbose,
         } => {
             let options = run::Options {
                 timings,
-                adapter,
+                backend,
                 verbose,
             };
             if !rerun::is_png(&graph) {
@@ -153,8 +161,8 @@ fn main() -> ExitCode {
             graph,
             overrides,
             port,
-            adapter,
-        } => watch::watch(&graph, &overrides, &watch::Options { port, adapter }),
+            backend,
+        } => watch::watch(&graph, &overrides, &watch::Options { port, backend }),
         Command::Check { graphs, overrides } => run::check(&graphs, &overrides),
         Command::Nodes { name, markdown } => catalogue::show(name.as_deref(), markdown),
         Command::Adapters => bench::adapters(),
@@ -162,11 +170,11 @@ fn main() -> ExitCode {
         Command::Bench {
             model,
             batch,
-            no_config_f,
+            config_f,
             seconds,
             profile,
-            adapter,
-        } => bench::bench(model, batch, !no_config_f, seconds, profile, adapter),
+            backend,
+        } => bench::bench(model, batch, config_f, seconds, profile, &backend),
     };
     match result {
         Ok(code) => code,

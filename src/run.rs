@@ -4,17 +4,17 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::backend_args::BackendArgs;
 use drape_engine::{Diagnostic, Engine, Event, Graph, Override, Status, load_graph};
-use drape_generator::AdapterChoice;
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// How `drape run` reports.
 pub struct Options {
     /// Print per-node times.
     pub timings: bool,
-    /// The GPU adapter to use, if not automatic.
-    pub adapter: Option<String>,
-    /// Print the adapter and every node's status.
+    /// Where the generator runs.
+    pub backend: BackendArgs,
+    /// Print the backend and every node's status.
     pub verbose: bool,
 }
 
@@ -65,11 +65,7 @@ pub fn execute(
     shown_as: &Path,
 ) -> anyhow::Result<ExitCode> {
     let mut engine = Engine::new();
-    let choice = options
-        .adapter
-        .as_deref()
-        .map_or_else(AdapterChoice::from_env, AdapterChoice::parse);
-    drape_nodes::set_adapter(engine.resources(), choice);
+    drape_nodes::set_backend(engine.resources(), options.backend.choice()?);
 
     let bar = ProgressBar::new(0);
     bar.set_style(
@@ -99,9 +95,9 @@ pub fn execute(
         .map_err(anyhow::Error::msg)?;
     bar.finish_and_clear();
 
-    let adapter = drape_nodes::adapter_description(engine.resources());
-    if let Some(adapter) = adapter.filter(|_| options.verbose) {
-        println!("adapter: {adapter}");
+    let backend = drape_nodes::backend_description(engine.resources());
+    if let Some(backend) = backend.filter(|_| options.verbose) {
+        println!("backend: {backend}");
     }
     for file in report.files() {
         println!("wrote {}", file.display());

@@ -2,7 +2,7 @@
 //! exact covariance PCA over them, and GANSpace's post-processing of the spread along each component.
 
 use drape_generator::seeds::RandomState;
-use drape_generator::{Generator, Truncation};
+use drape_generator::{Backend, Truncation};
 
 use crate::components::{Components, ComponentsInfo};
 use crate::error::DirectionsError;
@@ -20,13 +20,13 @@ pub struct DiscoverOptions {
     pub components: usize,
     /// Seed of the z stream: z = `RandomState(seed).randn(samples + 5000, z_dim)`.
     pub seed: u32,
-    /// Samples mapped per GPU run.
+    /// Samples mapped per run.
     pub chunk: usize,
 }
 
 /// Samples `count` untruncated w ([count, w_dim]) from the next z of `stream`.
 fn sample_w(
-    generator: &Generator,
+    generator: &dyn Backend,
     stream: &mut RandomState,
     count: usize,
 ) -> Result<Vec<f32>, DirectionsError> {
@@ -47,7 +47,7 @@ fn sample_w(
 /// (ddof 0) of the projections of [`STDEV_SAMPLES`] fresh w, the next ones of the same stream.
 /// `progress(done, total)` is called after each chunk.
 pub fn discover(
-    generator: &Generator,
+    generator: &dyn Backend,
     options: &DiscoverOptions,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Components, DirectionsError> {

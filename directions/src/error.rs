@@ -43,8 +43,8 @@ pub enum DirectionsError {
         help: Option<String>,
     },
     /// The generator failed while sampling w.
-    #[error("sampling w on the GPU failed: {0}")]
-    Gpu(#[from] drape_generator::GpuError),
+    #[error("sampling w failed: {0}")]
+    Backend(#[from] drape_generator::BackendError),
 }
 
 impl DirectionsError {

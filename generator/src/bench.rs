@@ -1,10 +1,11 @@
 //! The generator benchmark behind `drape bench`: images/s and achieved GFLOP/s per batch size, for a
 //! model folder and for a 256 px config-F-sized network with random weights.
 
+use crate::backend::{Backend, BackendError, BackendKind, Device};
 use crate::config::ModelConfig;
-use crate::flops::flops_per_image;
-use crate::gpu::{AdapterChoice, Generator, GpuContext, GpuError};
+use crate::gpu::{AdapterChoice, Generator};
 use crate::model::{Model, ModelError, RandomWeights};
+use crate::native::CpuOptions;
 use crate::noise::NoiseMode;
 use crate::seeds::RandomState;
 use crate::truncation::Truncation;
@@ -21,11 +22,15 @@ pub struct BenchOptions {
     pub config_f: bool,
     /// Batch sizes.
     pub batches: Vec<usize>,
-    /// The adapter to run on.
+    /// The backend to run on.
+    pub backend: BackendKind,
+    /// The adapter, for the GPU backend.
     pub adapter: AdapterChoice,
+    /// Threads and memory of the CPU backend.
+    pub cpu: CpuOptions,
     /// Keep repeating a measurement until this much time has passed (at least one timed run).
     pub min_seconds: f64,
-    /// Also time every synthesis dispatch on its own at the largest batch.
+    /// Also time every synthesis dispatch on its own at the largest batch (GPU backend).
     pub profile: bool,
 }
 
@@ -33,9 +38,11 @@ impl Default for BenchOptions {
     fn default() -> Self {
         Self {
             model_dir: None,
-            config_f: true,
+            config_f: false,
             batches: vec![1, 8, 32],
+            backend: BackendKind::Auto,
             adapter: AdapterChoice::from_env(),
+            cpu: CpuOptions::default(),
             min_seconds: 2.0,
             profile: false,
         }
@@ -55,7 +62,7 @@ pub struct BenchResult {
     pub seconds_per_call: f64,
     /// Designs per second.
     pub images_per_second: f64,
-    /// Analytic GFLOP per image ([`flops_per_image`]).
+    /// Analytic GFLOP per image ([`crate::network::Network::flops_per_image`]).
     pub gflop_per_image: f64,
     /// Achieved GFLOP/s.
     pub gflops: f64,
@@ -75,8 +82,8 @@ pub struct DispatchProfile {
 /// Everything a benchmark measured.
 #[derive(Clone, Debug)]
 pub struct BenchReport {
-    /// Adapter description.
-    pub adapter: String,
+    /// The backend that ran, e.g. `cpu (native, 2 threads)`.
+    pub backend: String,
     /// Measurements in order.
     pub results: Vec<BenchResult>,
     /// Dispatch profiles, when asked for.
@@ -89,9 +96,9 @@ pub enum BenchError {
     /// The model folder could not be loaded.
     #[error(transparent)]
     Model(#[from] ModelError),
-    /// The GPU failed.
+    /// The backend failed.
     #[error(transparent)]
-    Gpu(#[from] GpuError),
+    Backend(#[from] BackendError),
     /// Nothing to do.
     #[error(
         "nothing to benchmark: give a model folder or enable the config-F network, and at least one batch size"
@@ -127,18 +134,18 @@ pub fn run(
     if models.is_empty() || options.batches.iter().all(|&b| b == 0) {
         return Err(BenchError::Empty);
     }
-    let context = Arc::new(GpuContext::new(&options.adapter)?);
+    let device = Device::open(options.backend, &options.adapter, options.cpu.clone())?;
     let mut report = BenchReport {
-        adapter: context.describe(),
+        backend: device.describe(),
         results: Vec::new(),
         profiles: Vec::new(),
     };
     for (label, model) in models {
-        let generator = Generator::new(context.clone(), model.clone())?;
+        let generator = device.backend(model.clone())?;
         let c = model.config();
         for &batch in options.batches.iter().filter(|&&b| b > 0) {
             let z = RandomState::new(batch as u32).randn_f32(batch * c.z_dim);
-            let call = || -> Result<(), GpuError> {
+            let call = || -> Result<(), BackendError> {
                 let ws = generator.map(&z, batch, &Truncation::NONE)?;
                 generator.synthesize(&ws, batch, &NoiseMode::Const)?;
                 Ok(())
@@ -151,7 +158,7 @@ pub fn run(
                 runs += 1;
             }
             let seconds_per_call = start.elapsed().as_secs_f64() / runs as f64;
-            let gflop_per_image = flops_per_image(c) / 1e9;
+            let gflop_per_image = model.network().flops_per_image() / 1e9;
             let images_per_second = batch as f64 / seconds_per_call;
             let result = BenchResult {
                 model: label.clone(),
@@ -165,7 +172,9 @@ pub fn run(
             progress(&result);
             report.results.push(result);
         }
-        if options.profile {
+        if let (true, Device::Gpu(context)) = (options.profile, &device) {
+            let generator =
+                Generator::new(context.clone(), model.clone()).map_err(BackendError::from)?;
             let batch = options
                 .batches
                 .iter()
@@ -175,7 +184,9 @@ pub fn run(
                 .min(generator.max_batch());
             let z = RandomState::new(0).randn_f32(batch * c.z_dim);
             let ws = generator.map(&z, batch, &Truncation::NONE)?;
-            let steps = generator.profile_synthesis(&ws, batch)?;
+            let steps = generator
+                .profile_synthesis(&ws, batch)
+                .map_err(BackendError::from)?;
             report.profiles.push(DispatchProfile {
                 model: label.clone(),
                 batch,
@@ -204,7 +215,7 @@ impl std::fmt::Display for BenchResult {
 
 impl std::fmt::Display for BenchReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "adapter: {}", self.adapter)?;
+        writeln!(f, "backend: {}", self.backend)?;
         for result in &self.results {
             writeln!(f, "{result}")?;
         }

@@ -125,69 +125,6 @@ impl ModelConfig {
             .map(|k| 1usize << k)
             .collect()
     }
-
-    /// Every modulated conv layer in network order (b4.conv1, b8.conv0, b8.conv1, …).
-    pub fn conv_layers(&self) -> Vec<ConvShape> {
-        let mut layers = Vec::new();
-        for r in self.block_resolutions() {
-            if r > 4 {
-                layers.push(ConvShape {
-                    resolution: r,
-                    c_in: self.channels(r / 2),
-                    c_out: self.channels(r),
-                    up: true,
-                    ws_index: 2 * r.trailing_zeros() as usize - 5,
-                });
-            }
-            layers.push(ConvShape {
-                resolution: r,
-                c_in: self.channels(r),
-                c_out: self.channels(r),
-                up: false,
-                ws_index: if r == 4 {
-                    0
-                } else {
-                    2 * r.trailing_zeros() as usize - 4
-                },
-            });
-        }
-        layers
-    }
-
-    /// The w index used by the toRGB layer of block `r`.
-    pub fn torgb_ws_index(r: usize) -> usize {
-        if r == 4 {
-            1
-        } else {
-            2 * r.trailing_zeros() as usize - 3
-        }
-    }
-}
-
-/// One modulated 3×3 conv layer's place in the network.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ConvShape {
-    /// Output resolution.
-    pub resolution: usize,
-    /// Input channels.
-    pub c_in: usize,
-    /// Output channels.
-    pub c_out: usize,
-    /// Whether this is an up-sampling conv0 (input at half resolution).
-    pub up: bool,
-    /// The w (and noise) index of the layer.
-    pub ws_index: usize,
-}
-
-impl ConvShape {
-    /// The canonical tensor-name prefix, e.g. `synthesis.b8.conv0`.
-    pub fn prefix(&self) -> String {
-        format!(
-            "synthesis.b{}.conv{}",
-            self.resolution,
-            if self.up { 0 } else { 1 }
-        )
-    }
 }
 
 /// `num_ws = 2·log2(resolution) − 2` (spec §2.1).
@@ -198,23 +135,6 @@ pub fn num_ws_for(resolution: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ws_indices_follow_the_spec_table() {
-        let config = ModelConfig::new(512, 512, 512, 8, 32768, 512, None).unwrap();
-        assert_eq!(config.num_ws, 16);
-        let convs = config.conv_layers();
-        assert_eq!(convs.len(), 15);
-        let names: Vec<(String, usize)> = convs.iter().map(|c| (c.prefix(), c.ws_index)).collect();
-        assert_eq!(names[0], ("synthesis.b4.conv1".into(), 0));
-        assert_eq!(names[1], ("synthesis.b8.conv0".into(), 1));
-        assert_eq!(names[14], ("synthesis.b512.conv1".into(), 14));
-        assert_eq!(ModelConfig::torgb_ws_index(4), 1);
-        assert_eq!(ModelConfig::torgb_ws_index(512), 15);
-        for (i, c) in convs.iter().enumerate() {
-            assert_eq!(c.ws_index, i, "noise index equals ws index");
-        }
-    }
 
     #[test]
     fn channels_follow_the_spec_table() {

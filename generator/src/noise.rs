@@ -1,6 +1,6 @@
 //! Noise modes of the synthesis network and the seeded random noise maps.
 
-use crate::config::ModelConfig;
+use crate::network::Network;
 use crate::seeds::RandomState;
 
 /// Which noise the conv layers add (spec §2.7).
@@ -21,12 +21,11 @@ pub enum NoiseMode {
 /// numpy-compatible normals, all drawn from one `RandomState` seeded with `seed + sample` (folded to
 /// 32 bits as `low ^ high`). A design's noise therefore does not depend on its position in a batch
 /// other than through `sample`.
-pub fn random_noise(config: &ModelConfig, seed: u64, sample: usize) -> Vec<Vec<f32>> {
+pub fn random_noise(network: &Network, seed: u64, sample: usize) -> Vec<Vec<f32>> {
     let stream = seed.wrapping_add(sample as u64);
     let mut rng = RandomState::new((stream as u32) ^ ((stream >> 32) as u32));
-    config
-        .conv_layers()
-        .iter()
+    network
+        .convs()
         .map(|c| rng.randn_f32(c.resolution * c.resolution))
         .collect()
 }

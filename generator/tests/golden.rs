@@ -1,4 +1,4 @@
-//! The CPU reference and the GPU generator against the golden fixtures written by the PyTorch
+//! The CPU reference, the native CPU backend and the GPU generator against the golden fixtures written by the PyTorch
 //! reference (`tests/fixtures/<config>/`): z from seeds, ws after mapping and truncation, every
 //! block's activations and skip image (const noise), and the images with const and no noise.
 
@@ -7,7 +7,9 @@ mod common;
 use common::*;
 use drape_generator::cpu::{self, Activation};
 use drape_generator::seeds::z_from_seed;
-use drape_generator::{Generator, Model, NoiseMode, Truncation, TruncationTarget};
+use drape_generator::{
+    Backend, CpuOptions, Generator, Model, NativeCpu, NoiseMode, Truncation, TruncationTarget,
+};
 use safetensors::SafeTensors;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -96,7 +98,14 @@ fn compare_activations(label: &str, golden: &Golden, trace: &[Activation]) -> f3
     worst
 }
 
-fn check_fixture(name: &str, gpu: Option<&Arc<drape_generator::GpuContext>>) {
+/// Which implementation a fixture is checked against.
+enum Under {
+    Reference,
+    Native,
+    Gpu(Arc<drape_generator::GpuContext>),
+}
+
+fn check_fixture(name: &str, under: &Under) {
     let model = Arc::new(Model::load(&fixture_dir(name)).unwrap());
     let golden = load_golden(name);
     let c = model.config().clone();
@@ -108,8 +117,8 @@ fn check_fixture(name: &str, gpu: Option<&Arc<drape_generator::GpuContext>>) {
         .collect();
     assert_eq!(z, golden.tensors["z"], "{name}: z from seeds is bit-exact");
     let want_ws = &golden.tensors["ws"];
-    match gpu {
-        None => {
+    let backend: Box<dyn Backend> = match under {
+        Under::Reference => {
             let ws = cpu::map(&model, &z, batch, &golden.truncation).unwrap();
             let d_ws = assert_close(&format!("{name} cpu ws"), &ws, want_ws, LAYER_TOLERANCE);
             let (img, trace) =
@@ -131,41 +140,43 @@ fn check_fixture(name: &str, gpu: Option<&Arc<drape_generator::GpuContext>>) {
             eprintln!(
                 "{name} CPU: ws {d_ws:.1e}, activations {d_act:.1e}, img_const {d_const:.1e}, img_none {d_none:.1e}"
             );
+            return;
         }
-        Some(gpu) => {
-            let generator = Generator::new(gpu.clone(), model.clone()).unwrap();
-            let ws = generator.map(&z, batch, &golden.truncation).unwrap();
-            let d_ws = assert_close(&format!("{name} gpu ws"), &ws, want_ws, LAYER_TOLERANCE);
-            let (img, trace) = generator
-                .synthesize_traced(want_ws, batch, &NoiseMode::Const)
-                .unwrap();
-            let d_act = compare_activations(&format!("{name} gpu"), &golden, &trace);
-            let d_const = assert_close(
-                &format!("{name} gpu img_const"),
-                &img,
-                &golden.tensors["img_const"],
-                IMAGE_TOLERANCE,
-            );
-            let none = generator
-                .synthesize(want_ws, batch, &NoiseMode::None)
-                .unwrap();
-            let d_none = assert_close(
-                &format!("{name} gpu img_none"),
-                &none,
-                &golden.tensors["img_none"],
-                IMAGE_TOLERANCE,
-            );
-            eprintln!(
-                "{name} GPU: ws {d_ws:.1e}, activations {d_act:.1e}, img_const {d_const:.1e}, img_none {d_none:.1e}"
-            );
-        }
-    }
+        Under::Native => Box::new(NativeCpu::new(model.clone(), &CpuOptions::default()).unwrap()),
+        Under::Gpu(gpu) => Box::new(Generator::new(gpu.clone(), model.clone()).unwrap()),
+    };
+    let generator = &backend;
+    let label = generator.describe();
+    let ws = generator.map(&z, batch, &golden.truncation).unwrap();
+    let d_ws = assert_close(&format!("{name} {label} ws"), &ws, want_ws, LAYER_TOLERANCE);
+    let (img, trace) = generator
+        .synthesize_traced(want_ws, batch, &NoiseMode::Const)
+        .unwrap();
+    let d_act = compare_activations(&format!("{name} {label}"), &golden, &trace);
+    let d_const = assert_close(
+        &format!("{name} {label} img_const"),
+        &img,
+        &golden.tensors["img_const"],
+        IMAGE_TOLERANCE,
+    );
+    let none = generator
+        .synthesize(want_ws, batch, &NoiseMode::None)
+        .unwrap();
+    let d_none = assert_close(
+        &format!("{name} {label} img_none"),
+        &none,
+        &golden.tensors["img_none"],
+        IMAGE_TOLERANCE,
+    );
+    eprintln!(
+        "{name} {label}: ws {d_ws:.1e}, activations {d_act:.1e}, img_const {d_const:.1e}, img_none {d_none:.1e}"
+    );
 }
 
 #[test]
 fn cpu_reference_matches_the_fixtures() {
     for name in FIXTURES {
-        check_fixture(name, None);
+        check_fixture(name, &Under::Reference);
     }
 }
 
@@ -173,7 +184,14 @@ fn cpu_reference_matches_the_fixtures() {
 fn gpu_matches_the_fixtures() {
     let Some(gpu) = gpu() else { return };
     for name in FIXTURES {
-        check_fixture(name, Some(&gpu));
+        check_fixture(name, &Under::Gpu(gpu.clone()));
+    }
+}
+
+#[test]
+fn native_cpu_matches_the_fixtures() {
+    for name in FIXTURES {
+        check_fixture(name, &Under::Native);
     }
 }
 

@@ -26,7 +26,7 @@ mod save_latents;
 mod synthesize;
 pub mod text;
 
-pub use model::{adapter_description, set_adapter};
+pub use model::{BackendChoice, backend_description, set_backend};
 pub use recreate::Recreate;
 
 use drape_engine::Registry;

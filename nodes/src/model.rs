@@ -1,26 +1,46 @@
-//! The model and GPU resources nodes share: the loaded model of a folder, the GPU context (created
-//! once, on the adapter the user chose) and the generator that holds a model's weights on the GPU.
+//! The model and backend resources nodes share: the loaded model of a folder, the device (opened
+//! once, as the user chose: a GPU adapter or the native CPU backend) and each model's backend.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use drape_engine::{NodeContext, NodeError, Resources};
-use drape_generator::{AdapterChoice, Generator, GpuContext, Model};
+use drape_generator::{AdapterChoice, Backend, BackendKind, CpuOptions, Device, Model};
 
-const ADAPTER_KEY: &str = "gpu:adapter-choice";
-const CONTEXT_KEY: &str = "gpu:context";
+const CHOICE_KEY: &str = "backend:choice";
+const DEVICE_KEY: &str = "backend:device";
 
-/// Chooses the GPU adapter for every later run on these resources (before anything uses the GPU).
-pub fn set_adapter(resources: &Resources, choice: AdapterChoice) {
-    // The first choice stays; the engine creates resources only on first use.
-    let _ = resources.get_or_try_init(ADAPTER_KEY, || Ok(choice));
+/// What the user asked to run on.
+#[derive(Clone, Debug, Default)]
+pub struct BackendChoice {
+    /// auto, gpu or cpu.
+    pub kind: BackendKind,
+    /// The GPU adapter, when named.
+    pub adapter: AdapterChoice,
+    /// Threads and memory of the CPU backend.
+    pub cpu: CpuOptions,
 }
 
-/// The adapter in use, once a node has used the GPU.
-pub fn adapter_description(resources: &Resources) -> Option<String> {
-    resources
-        .get::<GpuContext>(CONTEXT_KEY)
-        .map(|c| c.describe())
+impl BackendChoice {
+    /// The choice in `DRAPE_BACKEND` and `DRAPE_ADAPTER`.
+    pub fn from_env() -> Result<Self, String> {
+        Ok(Self {
+            kind: BackendKind::from_env().map_err(|e| e.to_string())?,
+            adapter: AdapterChoice::from_env(),
+            cpu: CpuOptions::default(),
+        })
+    }
+}
+
+/// Chooses the backend for every later run on these resources (before anything uses it).
+pub fn set_backend(resources: &Resources, choice: BackendChoice) {
+    // The first choice stays; the engine creates resources only on first use.
+    let _ = resources.get_or_try_init(CHOICE_KEY, || Ok(choice));
+}
+
+/// The backend in use, e.g. `cpu (native, 2 threads)`, once a node has used it.
+pub fn backend_description(resources: &Resources) -> Option<String> {
+    resources.get::<Device>(DEVICE_KEY).map(|d| d.describe())
 }
 
 /// The BLAKE3 digest of the graph's model weights (none without a model), computed once per version of
@@ -65,23 +85,28 @@ fn load_model(resources: &Resources, dir: &Path) -> Result<Arc<Model>, NodeError
     })
 }
 
-fn gpu_context(resources: &Resources) -> Result<Arc<GpuContext>, NodeError> {
-    let choice = resources
-        .get::<AdapterChoice>(ADAPTER_KEY)
-        .map(|c| (*c).clone())
-        .unwrap_or_else(AdapterChoice::from_env);
-    resources.get_or_try_init(CONTEXT_KEY, || {
-        GpuContext::new(&choice).map_err(|e| NodeError::new(e.to_string()))
+fn device(resources: &Resources) -> Result<Arc<Device>, NodeError> {
+    let choice = match resources.get::<BackendChoice>(CHOICE_KEY) {
+        Some(choice) => (*choice).clone(),
+        None => BackendChoice::from_env().map_err(NodeError::new)?,
+    };
+    resources.get_or_try_init(DEVICE_KEY, || {
+        Device::open(choice.kind, &choice.adapter, choice.cpu)
+            .map_err(|e| NodeError::new(e.to_string()))
     })
 }
 
-/// The generator for the graph's model on the GPU, built once per model.
-pub fn generator(ctx: &NodeContext<'_>) -> Result<Arc<Generator>, NodeError> {
+/// The graph's model on the chosen backend, prepared once per model.
+pub fn generator(ctx: &NodeContext<'_>) -> Result<Arc<dyn Backend>, NodeError> {
     let dir = ctx.model_dir()?;
     let model = load_model(ctx.resources, dir)?;
-    let context = gpu_context(ctx.resources)?;
-    ctx.resources
+    let device = device(ctx.resources)?;
+    let shared = ctx
+        .resources
         .get_or_try_init(&format!("generator:{}", dir.display()), || {
-            Generator::new(context, model).map_err(|e| NodeError::new(e.to_string()))
-        })
+            device
+                .backend(model)
+                .map_err(|e| NodeError::new(e.to_string()))
+        })?;
+    Ok(Arc::clone(&shared))
 }

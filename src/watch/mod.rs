@@ -10,8 +10,8 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use crate::backend_args::BackendArgs;
 use drape_engine::{Engine, Override, RunReport, Status};
-use drape_generator::AdapterChoice;
 
 use crate::run::{failure, status_word};
 use preview::{Image, Preview, Timing};
@@ -22,8 +22,8 @@ use watcher::{Change, FileWatcher, Targets};
 pub struct Options {
     /// The preview's port on 127.0.0.1 (0: any free port).
     pub port: u16,
-    /// The GPU adapter to use, if not automatic.
-    pub adapter: Option<String>,
+    /// Where the generator runs.
+    pub backend: BackendArgs,
 }
 
 /// `drape watch`: never returns unless watching fails.
@@ -38,13 +38,10 @@ pub fn watch(path: &Path, overrides: &[Override], options: &Options) -> anyhow::
     let address = server::start(options.port, Arc::clone(&preview))?;
     println!("preview at http://{address}");
 
-    let adapter = options.adapter.clone();
+    let choice = options.backend.choice()?;
     let new_engine = move || {
         let engine = Engine::new();
-        let choice = adapter
-            .as_deref()
-            .map_or_else(AdapterChoice::from_env, AdapterChoice::parse);
-        drape_nodes::set_adapter(engine.resources(), choice);
+        drape_nodes::set_backend(engine.resources(), choice.clone());
         engine
     };
     let mut watched = WatchedGraph::new(Box::new(new_engine), path, overrides);

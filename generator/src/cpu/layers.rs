@@ -2,17 +2,14 @@
 //! All functions work on one sample in CHW layout.
 
 use crate::model::{ConvLayer, DenseLayer, ToRgbLayer};
+use crate::network::{AffineSpec, LRELU_SLOPE, NORM_EPSILON};
+use crate::prepared::UP_TAPS;
 use rayon::prelude::*;
-
-/// Slope of the leaky ReLU.
-const LRELU_SLOPE: f64 = 0.2;
-/// Gain after the leaky ReLU.
-const LRELU_GAIN: f64 = std::f64::consts::SQRT_2;
 
 /// 2nd-moment normalisation of one latent (spec §1.1).
 pub fn pixel_norm(x: &[f32]) -> Vec<f32> {
     let mean_sq = x.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / x.len() as f64;
-    let scale = 1.0 / (mean_sq + 1e-8).sqrt();
+    let scale = 1.0 / (mean_sq + NORM_EPSILON).sqrt();
     x.iter().map(|&v| (v as f64 * scale) as f32).collect()
 }
 
@@ -34,33 +31,30 @@ pub fn dense(
         .collect()
 }
 
-/// The style vector of a modulated layer: `w·(A/√w_dim)ᵀ + a_b` (spec §2.3).
-pub fn affine(w: &[f32], layer: &DenseLayer) -> Vec<f32> {
-    dense(
-        w,
-        layer,
-        1.0 / (layer.in_features as f64).sqrt(),
-        1.0,
-        false,
-    )
+/// The style vector of a modulated layer: `(w·(A·weight_gain)ᵀ + a_b)·out_scale` (spec §2.3, §2.9).
+pub fn affine(w: &[f32], layer: &DenseLayer, spec: &AffineSpec) -> Vec<f32> {
+    dense(w, layer, spec.weight_gain as f64, 1.0, false)
+        .iter()
+        .map(|&v| (v as f64 * spec.out_scale as f64) as f32)
+        .collect()
 }
 
 /// Demodulation coefficients `d[o] = 1/√(Σ_{i,a,b} (W[o,i,a,b]·s[i])² + 1e-8)` (spec §2.4).
 pub fn demodulation(layer: &ConvLayer, s: &[f32]) -> Vec<f32> {
-    let c_in = layer.shape.c_in;
-    (0..layer.shape.c_out)
+    let c_in = layer.spec.c_in;
+    (0..layer.spec.c_out)
         .map(|o| {
             let sum: f64 = (0..c_in * 9)
                 .map(|k| (layer.weight[o * c_in * 9 + k] as f64 * s[k / 9] as f64).powi(2))
                 .sum();
-            (1.0 / (sum + 1e-8).sqrt()) as f32
+            (1.0 / (sum + NORM_EPSILON).sqrt()) as f32
         })
         .collect()
 }
 
 /// The fused per-sample weights `W''[o,i,a,b] = W·s[i]·d[o]`.
 fn modulated_weights(layer: &ConvLayer, s: &[f32], d: &[f32]) -> Vec<f64> {
-    let c_in = layer.shape.c_in;
+    let c_in = layer.spec.c_in;
     layer
         .weight
         .iter()
@@ -71,7 +65,7 @@ fn modulated_weights(layer: &ConvLayer, s: &[f32], d: &[f32]) -> Vec<f64> {
 
 /// Same-resolution modulated 3×3 conv with zero padding 1 (spec §2.5), before noise and bias.
 pub fn modulated_conv(layer: &ConvLayer, x: &[f32], s: &[f32], d: &[f32], size: usize) -> Vec<f32> {
-    let (c_in, c_out) = (layer.shape.c_in, layer.shape.c_out);
+    let (c_in, c_out) = (layer.spec.c_in, layer.spec.c_out);
     let w = modulated_weights(layer, s, d);
     let plane = size * size;
     (0..c_out)
@@ -102,9 +96,6 @@ pub fn modulated_conv(layer: &ConvLayer, x: &[f32], s: &[f32], d: &[f32], size: 
         .collect()
 }
 
-/// The FIR taps of the 2× up-sampling filter with its gain folded in: `[1,3,3,1]/4` per axis.
-const UP_TAPS: [f64; 4] = [0.25, 0.75, 0.75, 0.25];
-
 /// Up-sampling modulated 3×3 conv (spec §2.6), from its definition: a stride-2 unflipped transposed
 /// conv to `2H+1`, zero padding 1, then the 4×4 FIR `g = outer(k,k)/16`. Input `[c_in, H, H]`,
 /// output `[c_out, 2H, 2H]`, before noise and bias.
@@ -115,7 +106,7 @@ pub fn modulated_conv_up(
     d: &[f32],
     size_in: usize,
 ) -> Vec<f32> {
-    let (c_in, c_out) = (layer.shape.c_in, layer.shape.c_out);
+    let (c_in, c_out) = (layer.spec.c_in, layer.spec.c_out);
     let w = modulated_weights(layer, s, d);
     let h = size_in;
     let t = 2 * h + 1;
@@ -157,58 +148,32 @@ pub fn modulated_conv_up(
 }
 
 /// Noise, bias, lrelu, gain and clamp, in that order (spec §2.7–§2.8), in place on `[c_out, r, r]`.
-pub fn noise_bias_activation(
-    y: &mut [f32],
-    layer: &ConvLayer,
-    noise: Option<&[f32]>,
-    clamp: Option<f32>,
-) {
-    let plane = layer.shape.resolution * layer.shape.resolution;
+pub fn noise_bias_activation(y: &mut [f32], layer: &ConvLayer, noise: Option<&[f32]>) {
+    let plane = layer.spec.resolution * layer.spec.resolution;
     for (o, channel) in y.chunks_exact_mut(plane).enumerate() {
         for (p, v) in channel.iter_mut().enumerate() {
             let mut t = *v as f64;
             if let Some(noise) = noise {
                 t += layer.noise_strength as f64 * noise[p] as f64;
             }
-            let mut a = leaky(t + layer.bias[o] as f64);
-            if let Some(c) = clamp {
-                a = a.clamp(-(c as f64), c as f64);
-            }
-            *v = a as f32;
+            *v = clamp(leaky(t + layer.bias[o] as f64), layer.spec.clamp) as f32;
         }
     }
 }
 
-/// The style of a toRGB layer with ADA's gain applied: `affine(w)/√c_in` (spec §2.9).
-pub fn torgb_style(w: &[f32], layer: &ToRgbLayer) -> Vec<f32> {
-    dense(
-        w,
-        &layer.affine,
-        1.0 / (layer.affine.in_features as f64).sqrt(),
-        1.0,
-        false,
-    )
-    .iter()
-    .map(|&v| (v as f64 / (layer.c_in as f64).sqrt()) as f32)
-    .collect()
-}
-
-/// ToRGB: 1×1 modulated conv with the style `s` of [`torgb_style`], no demodulation, plus bias, then
-/// the clamp (spec §2.9).
-pub fn torgb(layer: &ToRgbLayer, x: &[f32], s: &[f32], clamp: Option<f32>) -> Vec<f32> {
-    let plane = x.len() / layer.c_in;
+/// ToRGB: 1×1 modulated conv with the style `s` of [`affine`] (its `1/√c_in` gain included), no
+/// demodulation, plus bias, then the clamp (spec §2.9).
+pub fn torgb(layer: &ToRgbLayer, x: &[f32], s: &[f32]) -> Vec<f32> {
+    let c_in = layer.spec.c_in;
+    let plane = x.len() / c_in;
     (0..3)
         .flat_map(|c| (0..plane).map(move |p| (c, p)))
         .map(|(c, p)| {
             let mut acc = layer.bias[c] as f64;
-            for i in 0..layer.c_in {
-                acc +=
-                    layer.weight[c * layer.c_in + i] as f64 * s[i] as f64 * x[i * plane + p] as f64;
+            for i in 0..c_in {
+                acc += layer.weight[c * c_in + i] as f64 * s[i] as f64 * x[i * plane + p] as f64;
             }
-            (match clamp {
-                Some(cl) => acc.clamp(-(cl as f64), cl as f64),
-                None => acc,
-            }) as f32
+            clamp(acc, layer.spec.clamp) as f32
         })
         .collect()
 }
@@ -249,5 +214,12 @@ pub fn upsample_image(img: &[f32], size: usize) -> Vec<f32> {
 }
 
 fn leaky(v: f64) -> f64 {
-    (if v >= 0.0 { v } else { LRELU_SLOPE * v }) * LRELU_GAIN
+    (if v >= 0.0 { v } else { LRELU_SLOPE as f64 * v }) * std::f64::consts::SQRT_2
+}
+
+fn clamp(v: f64, limit: Option<f32>) -> f64 {
+    match limit {
+        Some(c) => v.clamp(-(c as f64), c as f64),
+        None => v,
+    }
 }

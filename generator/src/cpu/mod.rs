@@ -5,6 +5,7 @@ pub mod layers;
 
 use crate::input::{self, InputError};
 use crate::model::Model;
+use crate::network::Layer;
 use crate::noise::{NoiseMode, random_noise};
 use crate::truncation::{Truncation, broadcast, truncate};
 use rayon::prelude::*;
@@ -29,13 +30,19 @@ pub fn map(
 ) -> Result<Vec<f32>, InputError> {
     let c = model.config();
     input::check_z(c, z, batch)?;
-    let lr = c.mapping_lr_multiplier as f64;
+    let specs = &model.network().mapping;
     let w: Vec<f32> = z
         .par_chunks_exact(c.z_dim)
         .flat_map_iter(|zi| {
             let mut x = layers::pixel_norm(zi);
-            for layer in model.mapping() {
-                x = layers::dense(&x, layer, lr / (layer.in_features as f64).sqrt(), lr, true);
+            for (layer, spec) in model.mapping().iter().zip(specs) {
+                x = layers::dense(
+                    &x,
+                    layer,
+                    spec.weight_gain as f64,
+                    spec.bias_gain as f64,
+                    true,
+                );
             }
             x
         })
@@ -98,7 +105,7 @@ fn synthesize_one(
     let c = model.config();
     let w_at = |index: usize| &ws[index * c.w_dim..(index + 1) * c.w_dim];
     let random = match noise {
-        NoiseMode::Random { seed } => Some(random_noise(c, *seed, sample)),
+        NoiseMode::Random { seed } => Some(random_noise(model.network(), *seed, sample)),
         _ => None,
     };
     let mut trace = Vec::new();
@@ -111,40 +118,44 @@ fn synthesize_one(
     };
     let mut x = model.const_input().to_vec();
     let mut img: Vec<f32> = Vec::new();
-    for (layer_index, layer) in model.convs().iter().enumerate() {
-        let shape = layer.shape;
-        let r = shape.resolution;
-        let conv = if shape.up { 0 } else { 1 };
-        let s = layers::affine(w_at(shape.ws_index), &layer.affine);
-        let d = layers::demodulation(layer, &s);
-        record(format!("style.b{r}.conv{conv}"), &[shape.c_in], &s);
-        record(format!("demod.b{r}.conv{conv}"), &[shape.c_out], &d);
-        let mut y = if shape.up {
-            layers::modulated_conv_up(layer, &x, &s, &d, r / 2)
-        } else {
-            layers::modulated_conv(layer, &x, &s, &d, r)
-        };
-        let noise_map = match noise {
-            NoiseMode::Const => Some(&layer.noise_const[..]),
-            NoiseMode::None => None,
-            NoiseMode::Random { .. } => random.as_ref().map(|maps| &maps[layer_index][..]),
-        };
-        layers::noise_bias_activation(&mut y, layer, noise_map, c.conv_clamp);
-        record(format!("act.b{r}.conv{conv}"), &[shape.c_out, r, r], &y);
-        x = y;
-        if !shape.up {
-            let torgb = &model.torgbs()[r.trailing_zeros() as usize - 2];
-            let w = w_at(crate::config::ModelConfig::torgb_ws_index(r));
-            let s = layers::torgb_style(w, torgb);
-            record(format!("style.b{r}.torgb"), &[torgb.c_in], &s);
-            let y = layers::torgb(torgb, &x, &s, c.conv_clamp);
-            img = if r == 4 {
-                y
-            } else {
-                let up = layers::upsample_image(&img, r / 2);
-                up.iter().zip(&y).map(|(a, b)| a + b).collect()
-            };
-            record(format!("act.b{r}.img"), &[3, r, r], &img);
+    let (mut convs, mut torgbs) = (model.convs().iter(), model.torgbs().iter());
+    for layer in &model.network().layers {
+        match layer {
+            Layer::Conv(spec) => {
+                let conv = convs.next().expect("one conv layer per conv spec");
+                let r = spec.resolution;
+                let s = layers::affine(w_at(spec.ws_index()), &conv.affine, &spec.affine);
+                let d = layers::demodulation(conv, &s);
+                record(spec.style_name(), &[spec.c_in], &s);
+                record(spec.demod_name(), &[spec.c_out], &d);
+                let mut y = if spec.up {
+                    layers::modulated_conv_up(conv, &x, &s, &d, spec.input_size())
+                } else {
+                    layers::modulated_conv(conv, &x, &s, &d, r)
+                };
+                let noise_map = match noise {
+                    NoiseMode::Const => Some(&conv.noise_const[..]),
+                    NoiseMode::None => None,
+                    NoiseMode::Random { .. } => random.as_ref().map(|maps| &maps[spec.index][..]),
+                };
+                layers::noise_bias_activation(&mut y, conv, noise_map);
+                record(spec.output_name(), &[spec.c_out, r, r], &y);
+                x = y;
+            }
+            Layer::ToRgb(spec) => {
+                let torgb = torgbs.next().expect("one toRGB layer per toRGB spec");
+                let r = spec.resolution;
+                let s = layers::affine(w_at(spec.affine.ws_index), &torgb.affine, &spec.affine);
+                record(spec.style_name(), &[spec.c_in], &s);
+                let y = layers::torgb(torgb, &x, &s);
+                img = if spec.has_previous() {
+                    let up = layers::upsample_image(&img, r / 2);
+                    up.iter().zip(&y).map(|(a, b)| a + b).collect()
+                } else {
+                    y
+                };
+                record(spec.output_name(), &[3, r, r], &img);
+            }
         }
     }
     (img, trace)

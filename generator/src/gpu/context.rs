@@ -62,6 +62,18 @@ fn instance() -> wgpu::Instance {
     wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
 }
 
+/// The adapters of wgpu's primary backends (Vulkan, Metal, DX12); the GL backend only when none of
+/// them has any (probing GL prints window-system errors on headless machines).
+fn enumerate() -> Vec<wgpu::Adapter> {
+    let instance = instance();
+    let primary = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::PRIMARY));
+    if primary.is_empty() {
+        pollster::block_on(instance.enumerate_adapters(wgpu::Backends::SECONDARY))
+    } else {
+        primary
+    }
+}
+
 fn preference(device_type: wgpu::DeviceType) -> u8 {
     match device_type {
         wgpu::DeviceType::DiscreteGpu => 0,
@@ -75,15 +87,24 @@ fn preference(device_type: wgpu::DeviceType) -> u8 {
 impl GpuContext {
     /// Every adapter wgpu can see, in the order [`AdapterChoice::Index`] counts them.
     pub fn adapters() -> Vec<wgpu::AdapterInfo> {
-        pollster::block_on(instance().enumerate_adapters(wgpu::Backends::all()))
+        enumerate().iter().map(wgpu::Adapter::get_info).collect()
+    }
+
+    /// Opens the best hardware adapter (discrete, integrated, virtual or other GPU), or `None` when
+    /// every adapter is a software driver or there is none.
+    pub fn hardware() -> Result<Option<GpuContext>, GpuError> {
+        let adapters = enumerate();
+        let best = adapters
             .iter()
-            .map(wgpu::Adapter::get_info)
-            .collect()
+            .enumerate()
+            .filter(|(_, a)| a.get_info().device_type != wgpu::DeviceType::Cpu)
+            .min_by_key(|(i, a)| (preference(a.get_info().device_type), *i));
+        best.map(|(_, adapter)| Self::open(adapter)).transpose()
     }
 
     /// Opens the chosen adapter with its full limits.
     pub fn new(choice: &AdapterChoice) -> Result<GpuContext, GpuError> {
-        let adapters = pollster::block_on(instance().enumerate_adapters(wgpu::Backends::all()));
+        let adapters = enumerate();
         let names = || {
             adapters
                 .iter()
@@ -118,6 +139,10 @@ impl GpuContext {
                     available: names(),
                 })?,
         };
+        Self::open(adapter)
+    }
+
+    fn open(adapter: &wgpu::Adapter) -> Result<GpuContext, GpuError> {
         let info = adapter.get_info();
         let limits = adapter.limits();
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {

@@ -1,9 +1,11 @@
-//! `Generator`: a model's weights on a device, and the batched mapping and synthesis runs.
+//! `Generator`: a model's weights on a device, and the batched mapping and synthesis runs (the GPU
+//! [`Backend`]).
 
 use super::plan::Plan;
 use super::weights::GpuWeights;
 use super::workspace::{Step, Workspace};
 use super::{GpuContext, GpuError};
+use crate::backend::{Backend, BackendError};
 use crate::cpu::Activation;
 use crate::input;
 use crate::model::Model;
@@ -43,7 +45,7 @@ impl Generator {
     /// Checks the model against the device limits (loop trip counts, buffer sizes, dispatch grids)
     /// and uploads its weights.
     pub fn new(context: Arc<GpuContext>, model: Arc<Model>) -> Result<Generator, GpuError> {
-        let plan = Plan::new(model.config(), &context.limits)?;
+        let plan = Plan::new(model.network(), &context.limits)?;
         let weights = checked(&context, "uploading the weights", || {
             GpuWeights::upload(&context, &model)
         })??;
@@ -65,60 +67,9 @@ impl Generator {
         self
     }
 
-    /// The model this generator runs.
-    pub fn model(&self) -> &Arc<Model> {
-        &self.model
-    }
-
     /// The device context.
     pub fn context(&self) -> &Arc<GpuContext> {
         &self.context
-    }
-
-    /// The most designs one run of dispatches holds on this device; larger batches are split.
-    pub fn max_batch(&self) -> usize {
-        self.plan.max_batch
-    }
-
-    /// Mapping network, broadcast and truncation: z `[batch, z_dim]` → ws `[batch, num_ws, w_dim]`.
-    pub fn map(
-        &self,
-        z: &[f32],
-        batch: usize,
-        truncation: &Truncation,
-    ) -> Result<Vec<f32>, GpuError> {
-        let c = self.model.config();
-        input::check_z(c, z, batch)?;
-        let mut w = Vec::with_capacity(batch * c.w_dim);
-        for (start, count) in self.chunks(batch) {
-            let chunk = &z[start * c.z_dim..(start + count) * c.z_dim];
-            w.extend(self.with_workspace(count, |ws| self.run_mapping(ws, chunk, count))?);
-        }
-        let mut ws = broadcast(&w, c.w_dim, c.num_ws);
-        truncate(&mut ws, c.num_ws, self.model.w_avg(), truncation);
-        Ok(ws)
-    }
-
-    /// Synthesis network: ws `[batch, num_ws, w_dim]` → images `[batch, 3, R, R]` (f32, NCHW).
-    pub fn synthesize(
-        &self,
-        ws: &[f32],
-        batch: usize,
-        noise: &NoiseMode,
-    ) -> Result<Vec<f32>, GpuError> {
-        Ok(self.synthesize_with(ws, batch, noise, Capture::Nothing)?.0)
-    }
-
-    /// Like [`Self::synthesize`], also reading back every layer's output, style vector and
-    /// demodulation coefficients under the names of [`crate::cpu::synthesize_traced`]. Slower; for
-    /// locating differences against the CPU reference.
-    pub fn synthesize_traced(
-        &self,
-        ws: &[f32],
-        batch: usize,
-        noise: &NoiseMode,
-    ) -> Result<(Vec<f32>, Vec<Activation>), GpuError> {
-        self.synthesize_with(ws, batch, noise, Capture::Intermediates)
     }
 
     /// Times every synthesis dispatch on its own (submit and wait each), for one run of `batch`
@@ -282,9 +233,8 @@ impl Generator {
             .write_buffer(&space.ws, 0, bytemuck::cast_slice(ws));
         self.write_params(&space.synthesis, batch, noise, space);
         if let NoiseMode::Random { seed } = noise {
-            let c = self.model.config();
             let maps: Vec<Vec<Vec<f32>>> = (first..first + batch)
-                .map(|n| random_noise(c, *seed, n))
+                .map(|n| random_noise(self.model.network(), *seed, n))
                 .collect();
             for (layer, &offset) in space.noise_windows.iter().enumerate() {
                 let window: Vec<f32> = maps.iter().flat_map(|m| m[layer].iter().copied()).collect();
@@ -378,6 +328,56 @@ impl Generator {
             }
             Ok((images, trace))
         })?
+    }
+}
+
+impl Backend for Generator {
+    fn describe(&self) -> String {
+        format!("gpu: {}", self.context.describe())
+    }
+
+    fn model(&self) -> &Arc<Model> {
+        &self.model
+    }
+
+    fn max_batch(&self) -> usize {
+        self.plan.max_batch
+    }
+
+    fn map(
+        &self,
+        z: &[f32],
+        batch: usize,
+        truncation: &Truncation,
+    ) -> Result<Vec<f32>, BackendError> {
+        let c = self.model.config();
+        input::check_z(c, z, batch)?;
+        let mut w = Vec::with_capacity(batch * c.w_dim);
+        for (start, count) in self.chunks(batch) {
+            let chunk = &z[start * c.z_dim..(start + count) * c.z_dim];
+            w.extend(self.with_workspace(count, |ws| self.run_mapping(ws, chunk, count))?);
+        }
+        let mut ws = broadcast(&w, c.w_dim, c.num_ws);
+        truncate(&mut ws, c.num_ws, self.model.w_avg(), truncation);
+        Ok(ws)
+    }
+
+    fn synthesize(
+        &self,
+        ws: &[f32],
+        batch: usize,
+        noise: &NoiseMode,
+    ) -> Result<Vec<f32>, BackendError> {
+        Ok(self.synthesize_with(ws, batch, noise, Capture::Nothing)?.0)
+    }
+
+    fn synthesize_traced(
+        &self,
+        ws: &[f32],
+        batch: usize,
+        noise: &NoiseMode,
+    ) -> Result<(Vec<f32>, Vec<Activation>), BackendError> {
+        Ok(self.synthesize_with(ws, batch, noise, Capture::Intermediates)?)
     }
 }
 

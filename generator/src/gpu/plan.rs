@@ -3,7 +3,7 @@
 
 use super::GpuError;
 use super::layout::CHANNEL_GROUP;
-use crate::config::ModelConfig;
+use crate::network::Network;
 
 /// Loop iterations one invocation may run in total: lavapipe silently stops loops beyond this.
 pub const LOOP_LIMIT: usize = 65_535;
@@ -34,25 +34,16 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
-    pub fn new(config: &ModelConfig, limits: &wgpu::Limits) -> Result<Plan, GpuError> {
-        check_loops(config)?;
-        let convs = config.conv_layers();
-        let torgb_channels: Vec<usize> = config
-            .block_resolutions()
-            .iter()
-            .map(|&r| config.channels(r))
-            .collect();
-        let conv_inputs: Vec<usize> = convs.iter().map(|c| c.c_in).collect();
+    pub fn new(network: &Network, limits: &wgpu::Limits) -> Result<Plan, GpuError> {
+        check_loops(network)?;
+        let torgb_channels: Vec<usize> = network.torgbs().map(|t| t.c_in).collect();
+        let conv_inputs: Vec<usize> = network.convs().map(|c| c.c_in).collect();
         let (conv_style_offsets, after_convs) = prefix_offsets(&conv_inputs, 0);
         let (torgb_style_offsets, style_stride) = prefix_offsets(&torgb_channels, after_convs);
-        let conv_outputs: Vec<usize> = convs.iter().map(|c| c.c_out).collect();
+        let conv_outputs: Vec<usize> = network.convs().map(|c| c.c_out).collect();
         let (demod_offsets, demod_stride) = prefix_offsets(&conv_outputs, 0);
-        let activation_len = convs
-            .iter()
-            .map(|c| c.c_out * c.resolution * c.resolution)
-            .max()
-            .unwrap_or(0);
-        let hidden_len = config.z_dim.max(config.w_dim);
+        let activation_len = network.largest_activation();
+        let hidden_len = network.z_dim.max(network.w_dim);
         let mut plan = Plan {
             conv_style_offsets,
             torgb_style_offsets,
@@ -63,23 +54,25 @@ impl Plan {
             hidden_len,
             max_batch: 0,
         };
-        plan.max_batch = plan.fit_batch(config, limits)?;
+        plan.max_batch = plan.fit_batch(network, limits)?;
         Ok(plan)
     }
 
     /// The largest batch whose buffers and dispatch grids all respect the device limits.
-    fn fit_batch(&self, config: &ModelConfig, limits: &wgpu::Limits) -> Result<usize, GpuError> {
+    fn fit_batch(&self, network: &Network, limits: &wgpu::Limits) -> Result<usize, GpuError> {
         let binding = limits
             .max_storage_buffer_binding_size
             .min(limits.max_buffer_size) as usize;
         let groups = limits.max_compute_workgroups_per_dimension as usize;
-        let r = config.resolution;
-        let convs = config.conv_layers();
-        let noise_total: usize = convs.iter().map(|c| 4 * c.resolution * c.resolution).sum();
-        let widest_grid = convs
-            .iter()
+        let r = network.resolution;
+        let noise_total: usize = network
+            .convs()
+            .map(|c| 4 * c.resolution * c.resolution)
+            .sum();
+        let widest_grid = network
+            .convs()
             .map(|c| {
-                let side = if c.up { c.resolution / 2 } else { c.resolution };
+                let side = c.input_size();
                 side * side.div_ceil(PIXELS_PER_INVOCATION)
             })
             .chain([r * r])
@@ -91,11 +84,11 @@ impl Plan {
             ("an image buffer", 4 * 3 * r * r, binding),
             ("the styles buffer", 4 * self.style_stride, binding),
             ("the demodulation buffer", 4 * self.demod_stride, binding),
-            ("the ws buffer", 4 * config.num_ws * config.w_dim, binding),
+            ("the ws buffer", 4 * network.num_ws * network.w_dim, binding),
             ("a noise window", 4 * r * r, binding),
             (
                 "the noise buffer",
-                noise_total + 256 * convs.len(),
+                noise_total + 256 * network.convs().count(),
                 limits.max_buffer_size as usize,
             ),
             (
@@ -136,19 +129,22 @@ fn prefix_offsets(lengths: &[usize], start: usize) -> (Vec<usize>, usize) {
 }
 
 /// Every loop trip count per invocation, checked against [`LOOP_LIMIT`] before any pipeline runs.
-fn check_loops(config: &ModelConfig) -> Result<(), GpuError> {
+fn check_loops(network: &Network) -> Result<(), GpuError> {
     let mut trips = vec![(
         "pixel_norm (two passes over z)".to_string(),
-        2 * config.z_dim,
+        2 * network.z_dim,
     )];
-    trips.push(("mapping.fc0".into(), config.z_dim));
-    trips.push(("mapping layers".into(), config.w_dim));
-    trips.push(("style affines".into(), config.w_dim));
-    for c in config.conv_layers() {
+    for dense in &network.mapping {
+        trips.push((dense.name.clone(), dense.in_features));
+    }
+    for (name, affine) in network.affines() {
+        trips.push((format!("{name}.affine"), affine.in_features));
+    }
+    for c in network.convs() {
         trips.push((format!("{} (conv and demodulation)", c.prefix()), c.c_in));
     }
-    for r in config.block_resolutions() {
-        trips.push((format!("synthesis.b{r}.torgb"), config.channels(r)));
+    for t in network.torgbs() {
+        trips.push((t.prefix(), t.c_in));
     }
     match trips.into_iter().find(|(_, count)| *count > LOOP_LIMIT) {
         Some((layer, trips)) => Err(GpuError::LoopLimit {
@@ -174,6 +170,7 @@ pub fn conv_workgroups(batch: usize, size: usize, c_out: usize, up: bool) -> [u3
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ModelConfig;
 
     #[test]
     fn batch_is_split_to_fit_the_binding_limit() {
@@ -183,15 +180,20 @@ mod tests {
         };
         // 1024 px with channel base 32768: one design's 1024² × 32 activation is exactly 128 MiB.
         let config = ModelConfig::new(1024, 512, 512, 8, 32768, 512, Some(256.0)).unwrap();
-        assert_eq!(Plan::new(&config, &limits).unwrap().max_batch, 1);
+        assert_eq!(
+            Plan::new(&Network::new(&config), &limits)
+                .unwrap()
+                .max_batch,
+            1
+        );
         let small = ModelConfig::new(32, 16, 16, 2, 256, 16, None).unwrap();
-        assert!(Plan::new(&small, &limits).unwrap().max_batch > 1000);
+        assert!(Plan::new(&Network::new(&small), &limits).unwrap().max_batch > 1000);
         let tight = wgpu::Limits {
             max_storage_buffer_binding_size: 1 << 20,
             ..limits
         };
         assert!(matches!(
-            Plan::new(&config, &tight),
+            Plan::new(&Network::new(&config), &tight),
             Err(GpuError::DoesNotFit { .. })
         ));
     }
@@ -199,7 +201,7 @@ mod tests {
     #[test]
     fn loop_limits_are_checked() {
         let config = ModelConfig::new(8, 40_000, 16, 2, 256, 16, None).unwrap();
-        let err = Plan::new(&config, &wgpu::Limits::default()).unwrap_err();
+        let err = Plan::new(&Network::new(&config), &wgpu::Limits::default()).unwrap_err();
         assert!(
             matches!(err, GpuError::LoopLimit { trips: 80_000, .. }),
             "{err}"

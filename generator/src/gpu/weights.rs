@@ -89,7 +89,7 @@ impl GpuWeights {
         let mut noise = Vec::new();
         let mut noise_const_offsets = Vec::new();
         for conv in model.convs() {
-            let s = conv.shape;
+            let s = &conv.spec;
             let name = s.prefix();
             let laid_out = if s.up {
                 layout::up_conv_weights(&conv.weight, s.c_out, s.c_in)
@@ -105,7 +105,7 @@ impl GpuWeights {
                 weight: up.buffer(&format!("{name}.weight"), &laid_out)?,
                 weight_sq: up.buffer(
                     &format!("{name}.weight (squared sums)"),
-                    &layout::squared_sums(&conv.weight),
+                    &crate::prepared::squared_sums(&conv.weight),
                 )?,
                 bias: up.buffer(&format!("{name}.bias"), &conv.bias)?,
             });
@@ -116,7 +116,7 @@ impl GpuWeights {
             .torgbs()
             .iter()
             .map(|t| {
-                let name = format!("synthesis.b{}.torgb", t.resolution);
+                let name = t.spec.prefix();
                 Ok(ToRgbBuffers {
                     affine: up.dense(
                         &format!("{name}.affine"),

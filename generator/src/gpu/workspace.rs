@@ -7,6 +7,8 @@ use super::plan::{Plan, WORKGROUP_SIZE, conv_workgroups};
 use super::shaders::Kernel;
 use super::weights::GpuWeights;
 use crate::model::Model;
+use crate::network::AffineSpec;
+use crate::network::{Layer, Network};
 use crate::noise::NoiseMode;
 use std::num::NonZeroU64;
 
@@ -195,10 +197,10 @@ impl Builder<'_> {
     }
 }
 
-/// Upper bound on the steps of any model (mapping layers + 4 per conv layer + 2 per block + slack).
-fn max_steps(model: &Model) -> usize {
-    let c = model.config();
-    2 + c.mapping_layers + 4 * c.conv_layers().len() + 2 * c.block_resolutions().len()
+/// Upper bound on the steps of any model: pixel norm, mapping layers, and per synthesis layer an
+/// affine, the layer itself and (for convs) its demodulation.
+fn max_steps(network: &Network) -> usize {
+    1 + network.mapping.len() + 3 * network.layers.len()
 }
 
 impl Workspace {
@@ -209,12 +211,12 @@ impl Workspace {
         plan: &Plan,
         capacity: usize,
     ) -> Workspace {
-        let c = model.config();
+        let c = model.network();
         let limits = &context.limits;
         let slot_size = align(64, limits.min_uniform_buffer_offset_alignment as u64);
         let params = context.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("kernel parameters"),
-            size: slot_size * max_steps(model) as u64,
+            size: slot_size * max_steps(c) as u64,
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
@@ -243,10 +245,9 @@ impl Workspace {
             b.storage("images B", n * 3 * r * r),
         ];
         let window_align = limits.min_storage_buffer_offset_alignment as u64;
-        let convs = c.conv_layers();
         let mut noise_windows = Vec::new();
         let mut noise_end = 0u64;
-        for conv in &convs {
+        for conv in c.convs() {
             noise_windows.push(noise_end);
             noise_end = align(
                 noise_end + 4 * (n * conv.resolution * conv.resolution) as u64,
@@ -262,7 +263,6 @@ impl Workspace {
         });
 
         // Mapping: pixel norm z → hidden A, then the dense layers ping-pong between the hidden buffers.
-        let lr = c.mapping_lr_multiplier;
         let mut mapping = vec![b.step(
             "mapping.pixel_norm".into(),
             Op::PixelNorm(DenseParams {
@@ -275,23 +275,22 @@ impl Workspace {
             ],
             None,
         )];
-        for (i, layer) in weights.mapping.iter().enumerate() {
-            let in_features = if i == 0 { c.z_dim } else { c.w_dim };
+        for (i, (layer, spec)) in weights.mapping.iter().zip(&c.mapping).enumerate() {
             let params = DenseParams {
-                in_features: in_features as u32,
-                out_features: c.w_dim as u32,
+                in_features: spec.in_features as u32,
+                out_features: spec.out_features as u32,
                 activation: true,
                 // pixel_norm writes rows of z_dim; the dense layers rows of hidden_len.
                 in_stride: if i == 0 { c.z_dim } else { plan.hidden_len } as u32,
                 out_stride: plan.hidden_len as u32,
-                weight_gain: lr / (in_features as f32).sqrt(),
-                bias_gain: lr,
+                weight_gain: spec.weight_gain,
+                bias_gain: spec.bias_gain,
                 out_scale: 1.0,
                 ..Default::default()
             };
             let (src, dst) = (&hidden[i % 2], &hidden[(i + 1) % 2]);
             mapping.push(b.step(
-                format!("mapping.fc{i}"),
+                spec.name.clone(),
                 Op::Dense(params),
                 &[
                     (1, src.as_entire_binding()),
@@ -302,39 +301,38 @@ impl Workspace {
                 None,
             ));
         }
-        let mapping_output = hidden[c.mapping_layers % 2].clone();
+        let mapping_output = hidden[c.mapping.len() % 2].clone();
 
         // Styles of every modulated layer, then the demodulation coefficients of every conv.
         let mut synthesis = Vec::new();
-        let style_output = |name: String, offset: usize, len: usize| Output {
-            name,
-            shape: vec![len],
-            buffer: styles.clone(),
-            offset,
-            stride: plan.style_stride,
-        };
         let affine = |b: &mut Builder,
-                      name: String,
-                      ws_index: usize,
-                      c_in: usize,
+                      label: String,
+                      trace: String,
+                      spec: &AffineSpec,
                       offset: usize,
-                      scale: f32,
                       affine: &super::weights::DenseBuffers| {
             let params = DenseParams {
-                in_features: c.w_dim as u32,
-                out_features: c_in as u32,
+                in_features: spec.in_features as u32,
+                out_features: spec.out_features as u32,
                 activation: false,
-                in_offset: (ws_index * c.w_dim) as u32,
+                in_offset: (spec.ws_index * c.w_dim) as u32,
                 in_stride: (c.num_ws * c.w_dim) as u32,
                 out_offset: offset as u32,
                 out_stride: plan.style_stride as u32,
-                weight_gain: 1.0 / (c.w_dim as f32).sqrt(),
+                weight_gain: spec.weight_gain,
                 bias_gain: 1.0,
-                out_scale: scale,
+                out_scale: spec.out_scale,
                 ..Default::default()
             };
+            let output = Output {
+                name: trace,
+                shape: vec![spec.out_features],
+                buffer: styles.clone(),
+                offset,
+                stride: plan.style_stride,
+            };
             b.step(
-                format!("{name}.affine"),
+                format!("{label}.affine"),
                 Op::Dense(params),
                 &[
                     (1, ws.as_entire_binding()),
@@ -342,42 +340,35 @@ impl Workspace {
                     (3, affine.bias.as_entire_binding()),
                     (4, styles.as_entire_binding()),
                 ],
-                Some(style_output(
-                    name.replace("synthesis.", "style."),
-                    offset,
-                    c_in,
-                )),
+                Some(output),
             )
         };
-        for (l, conv) in convs.iter().enumerate() {
+        for conv in c.convs() {
+            let l = conv.index;
             let step = affine(
                 &mut b,
                 conv.prefix(),
-                conv.ws_index,
-                conv.c_in,
+                conv.style_name(),
+                &conv.affine,
                 plan.conv_style_offsets[l],
-                1.0,
                 &weights.convs[l].affine,
             );
             synthesis.push(step);
         }
-        for (block, &res) in c.block_resolutions().iter().enumerate() {
-            let c_in = c.channels(res);
-            let name = format!("synthesis.b{res}.torgb");
-            let index = crate::config::ModelConfig::torgb_ws_index(res);
-            let scale = 1.0 / (c_in as f32).sqrt();
+        for torgb in c.torgbs() {
+            let block = torgb.block;
             let step = affine(
                 &mut b,
-                name,
-                index,
-                c_in,
+                torgb.prefix(),
+                torgb.style_name(),
+                &torgb.affine,
                 plan.torgb_style_offsets[block],
-                scale,
                 &weights.torgbs[block].affine,
             );
             synthesis.push(step);
         }
-        for (l, conv) in convs.iter().enumerate() {
+        for conv in c.convs() {
+            let l = conv.index;
             let params = DemodParams {
                 c_in: conv.c_in as u32,
                 c_out: conv.c_out as u32,
@@ -388,7 +379,7 @@ impl Workspace {
                 ..Default::default()
             };
             let output = Output {
-                name: conv.prefix().replace("synthesis.", "demod."),
+                name: conv.demod_name(),
                 shape: vec![conv.c_out],
                 buffer: demod.clone(),
                 offset: plan.demod_offsets[l],
@@ -407,101 +398,104 @@ impl Workspace {
         }
 
         // The convs and toRGBs in network order.
-        let mut block = 0;
-        for (l, conv) in convs.iter().enumerate() {
-            let size = if conv.up {
-                conv.resolution / 2
-            } else {
-                conv.resolution
-            };
-            let (input, in_batch_stride) = if l == 0 {
-                (&weights.const_input, 0)
-            } else {
-                (&acts[(l - 1) % 2], conv.c_in * size * size)
-            };
-            let out = &acts[l % 2];
-            let r2 = conv.resolution * conv.resolution;
-            let params = ConvParams {
-                c_in: conv.c_in as u32,
-                c_out: conv.c_out as u32,
-                size: size as u32,
-                in_batch_stride: in_batch_stride as u32,
-                style_offset: plan.conv_style_offsets[l] as u32,
-                style_stride: plan.style_stride as u32,
-                demod_offset: plan.demod_offsets[l] as u32,
-                demod_stride: plan.demod_stride as u32,
-                clamp: c.conv_clamp,
-                ..Default::default()
-            };
-            let output = Output {
-                name: conv.prefix().replace("synthesis.", "act."),
-                shape: vec![conv.c_out, conv.resolution, conv.resolution],
-                buffer: out.clone(),
-                offset: 0,
-                stride: conv.c_out * r2,
-            };
-            let noise_binding = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                buffer: &noise,
-                offset: noise_windows[l],
-                size: NonZeroU64::new(4 * (n * r2) as u64),
-            });
-            let layer = &weights.convs[l];
-            synthesis.push(b.step(
-                conv.prefix(),
-                Op::Conv {
-                    params,
-                    up: conv.up,
-                    noise_strength: model.convs()[l].noise_strength,
-                },
-                &[
-                    (1, input.as_entire_binding()),
-                    (8, input.as_entire_binding()),
-                    (2, layer.weight.as_entire_binding()),
-                    (3, styles.as_entire_binding()),
-                    (4, demod.as_entire_binding()),
-                    (5, noise_binding),
-                    (6, layer.bias.as_entire_binding()),
-                    (7, out.as_entire_binding()),
-                ],
-                Some(output),
-            ));
-            if !conv.up {
-                let res = conv.resolution;
-                let params = ToRgbParams {
-                    c_in: conv.c_out as u32,
-                    size: res as u32,
-                    style_offset: plan.torgb_style_offsets[block] as u32,
-                    style_stride: plan.style_stride as u32,
-                    has_previous: block > 0,
-                    clamp: c.conv_clamp,
-                    ..Default::default()
-                };
-                let image = &images[block % 2];
-                let output = Output {
-                    name: format!("act.b{res}.img"),
-                    shape: vec![3, res, res],
-                    buffer: image.clone(),
-                    offset: 0,
-                    stride: 3 * res * res,
-                };
-                let torgb = &weights.torgbs[block];
-                synthesis.push(b.step(
-                    format!("synthesis.b{res}.torgb"),
-                    Op::ToRgb(params),
-                    &[
-                        (1, out.as_entire_binding()),
-                        (2, torgb.weight.as_entire_binding()),
-                        (3, styles.as_entire_binding()),
-                        (4, torgb.bias.as_entire_binding()),
-                        (5, images[(block + 1) % 2].as_entire_binding()),
-                        (6, image.as_entire_binding()),
-                    ],
-                    Some(output),
-                ));
-                block += 1;
+        let mut last_image = 0;
+        for layer in &c.layers {
+            match layer {
+                Layer::Conv(conv) => {
+                    let l = conv.index;
+                    let size = conv.input_size();
+                    let (input, in_batch_stride) = if l == 0 {
+                        (&weights.const_input, 0)
+                    } else {
+                        (&acts[(l - 1) % 2], conv.c_in * size * size)
+                    };
+                    let out = &acts[l % 2];
+                    let r2 = conv.resolution * conv.resolution;
+                    let params = ConvParams {
+                        c_in: conv.c_in as u32,
+                        c_out: conv.c_out as u32,
+                        size: size as u32,
+                        in_batch_stride: in_batch_stride as u32,
+                        style_offset: plan.conv_style_offsets[l] as u32,
+                        style_stride: plan.style_stride as u32,
+                        demod_offset: plan.demod_offsets[l] as u32,
+                        demod_stride: plan.demod_stride as u32,
+                        clamp: conv.clamp,
+                        ..Default::default()
+                    };
+                    let output = Output {
+                        name: conv.output_name(),
+                        shape: vec![conv.c_out, conv.resolution, conv.resolution],
+                        buffer: out.clone(),
+                        offset: 0,
+                        stride: conv.c_out * r2,
+                    };
+                    let noise_binding = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: &noise,
+                        offset: noise_windows[l],
+                        size: NonZeroU64::new(4 * (n * r2) as u64),
+                    });
+                    let layer = &weights.convs[l];
+                    synthesis.push(b.step(
+                        conv.prefix(),
+                        Op::Conv {
+                            params,
+                            up: conv.up,
+                            noise_strength: model.convs()[l].noise_strength,
+                        },
+                        &[
+                            (1, input.as_entire_binding()),
+                            (8, input.as_entire_binding()),
+                            (2, layer.weight.as_entire_binding()),
+                            (3, styles.as_entire_binding()),
+                            (4, demod.as_entire_binding()),
+                            (5, noise_binding),
+                            (6, layer.bias.as_entire_binding()),
+                            (7, out.as_entire_binding()),
+                        ],
+                        Some(output),
+                    ));
+                }
+                Layer::ToRgb(torgb) => {
+                    let (block, res) = (torgb.block, torgb.resolution);
+                    // The conv before a toRGB is the block's conv1: its output is the input here.
+                    let input = &acts[(2 * block) % 2];
+                    let params = ToRgbParams {
+                        c_in: torgb.c_in as u32,
+                        size: res as u32,
+                        style_offset: plan.torgb_style_offsets[block] as u32,
+                        style_stride: plan.style_stride as u32,
+                        has_previous: torgb.has_previous(),
+                        clamp: torgb.clamp,
+                        ..Default::default()
+                    };
+                    let image = &images[block % 2];
+                    let output = Output {
+                        name: torgb.output_name(),
+                        shape: vec![3, res, res],
+                        buffer: image.clone(),
+                        offset: 0,
+                        stride: 3 * res * res,
+                    };
+                    let buffers = &weights.torgbs[block];
+                    synthesis.push(b.step(
+                        torgb.prefix(),
+                        Op::ToRgb(params),
+                        &[
+                            (1, input.as_entire_binding()),
+                            (2, buffers.weight.as_entire_binding()),
+                            (3, styles.as_entire_binding()),
+                            (4, buffers.bias.as_entire_binding()),
+                            (5, images[(block + 1) % 2].as_entire_binding()),
+                            (6, image.as_entire_binding()),
+                        ],
+                        Some(output),
+                    ));
+                    last_image = block;
+                }
             }
         }
-        let image_output = images[(block + 1) % 2].clone();
+        let image_output = images[last_image % 2].clone();
         Workspace {
             capacity,
             z,

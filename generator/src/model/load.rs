@@ -31,7 +31,7 @@ pub(super) fn load(path: &Path) -> Result<Model, ModelError> {
             reason: "missing; this does not look like a drape generator file".into(),
         })?;
     let config = parse_config(path, metadata)?;
-    let specs = tensor_specs(&config);
+    let specs = tensor_specs(&crate::network::Network::new(&config));
     check_no_extra_layers(path, &tensors, &specs)?;
     Model::from_tensors(config, Some(path.into()), |spec| {
         read_tensor(path, &tensors, spec)

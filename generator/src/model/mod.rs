@@ -11,7 +11,8 @@ pub use random::RandomWeights;
 pub use save::StorageType;
 pub use spec::{TensorSpec, tensor_specs};
 
-use crate::config::{ConvShape, ModelConfig};
+use crate::config::ModelConfig;
+use crate::network::{ConvSpec, Layer, Network, ToRgbSpec};
 use std::path::{Path, PathBuf};
 
 /// The file name of the weights inside a model folder.
@@ -33,8 +34,8 @@ pub struct DenseLayer {
 /// A modulated 3×3 conv layer (`synthesis.b{r}.conv{0,1}`).
 #[derive(Clone, Debug)]
 pub struct ConvLayer {
-    /// Where the layer sits and its channel counts.
-    pub shape: ConvShape,
+    /// Where the layer sits, its channel counts and gains.
+    pub spec: ConvSpec,
     /// `[c_out, c_in, 3, 3]`, raw.
     pub weight: Vec<f32>,
     /// `[c_out]`.
@@ -50,10 +51,8 @@ pub struct ConvLayer {
 /// The toRGB layer of one block (1×1 modulated conv without demodulation).
 #[derive(Clone, Debug)]
 pub struct ToRgbLayer {
-    /// Block resolution.
-    pub resolution: usize,
-    /// Input channels.
-    pub c_in: usize,
+    /// Where the layer sits, its channel count and gains.
+    pub spec: ToRgbSpec,
     /// `[3, c_in]`.
     pub weight: Vec<f32>,
     /// `[3]`.
@@ -66,6 +65,7 @@ pub struct ToRgbLayer {
 #[derive(Clone, Debug)]
 pub struct Model {
     config: ModelConfig,
+    network: Network,
     source: Option<PathBuf>,
     mapping: Vec<DenseLayer>,
     w_avg: Vec<f32>,
@@ -83,6 +83,11 @@ impl Model {
     /// The architecture.
     pub fn config(&self) -> &ModelConfig {
         &self.config
+    }
+
+    /// Every layer, resolved from the config.
+    pub fn network(&self) -> &Network {
+        &self.network
     }
 
     /// The weights file this model came from, if it was loaded.
@@ -122,7 +127,8 @@ impl Model {
         source: Option<PathBuf>,
         mut next: impl FnMut(&TensorSpec) -> Result<Vec<f32>, ModelError>,
     ) -> Result<Model, ModelError> {
-        let specs = tensor_specs(&config);
+        let network = Network::new(&config);
+        let specs = tensor_specs(&network);
         let mut specs = specs.iter();
         let mut take = || {
             let spec = specs.next().expect("spec order matches the model layout");
@@ -141,45 +147,46 @@ impl Model {
             })
         }
         let mut mapping = Vec::new();
-        for i in 0..config.mapping_layers {
-            let input = if i == 0 { config.z_dim } else { config.w_dim };
-            mapping.push(dense(input, config.w_dim, &mut take)?);
+        for layer in &network.mapping {
+            mapping.push(dense(layer.in_features, layer.out_features, &mut take)?);
         }
         let w_avg = take()?;
         let const_input = take()?;
         let mut convs = Vec::new();
         let mut torgbs = Vec::new();
-        let shapes = config.conv_layers();
-        for r in config.block_resolutions() {
-            for &shape in shapes.iter().filter(|c| c.resolution == r) {
-                let weight = take()?;
-                let bias = take()?;
-                let noise_strength = take()?[0];
-                let noise_const = take()?;
-                let affine = dense(config.w_dim, shape.c_in, &mut take)?;
-                convs.push(ConvLayer {
-                    shape,
-                    weight,
-                    bias,
-                    noise_strength,
-                    noise_const,
-                    affine,
-                });
+        for layer in &network.layers {
+            match layer {
+                Layer::Conv(spec) => {
+                    let weight = take()?;
+                    let bias = take()?;
+                    let noise_strength = take()?[0];
+                    let noise_const = take()?;
+                    let affine = dense(config.w_dim, spec.c_in, &mut take)?;
+                    convs.push(ConvLayer {
+                        spec: spec.clone(),
+                        weight,
+                        bias,
+                        noise_strength,
+                        noise_const,
+                        affine,
+                    });
+                }
+                Layer::ToRgb(spec) => {
+                    let weight = take()?;
+                    let bias = take()?;
+                    let affine = dense(config.w_dim, spec.c_in, &mut take)?;
+                    torgbs.push(ToRgbLayer {
+                        spec: spec.clone(),
+                        weight,
+                        bias,
+                        affine,
+                    });
+                }
             }
-            let c_in = config.channels(r);
-            let weight = take()?;
-            let bias = take()?;
-            let affine = dense(config.w_dim, c_in, &mut take)?;
-            torgbs.push(ToRgbLayer {
-                resolution: r,
-                c_in,
-                weight,
-                bias,
-                affine,
-            });
         }
         Ok(Model {
             config,
+            network,
             source,
             mapping,
             w_avg,
@@ -196,26 +203,31 @@ impl Model {
             data.extend([&layer.weight[..], &layer.bias[..]]);
         }
         data.extend([&self.w_avg[..], &self.const_input[..]]);
-        let mut convs = self.convs.iter();
-        for (block, torgb) in self.torgbs.iter().enumerate() {
-            let per_block = if block == 0 { 1 } else { 2 };
-            for conv in convs.by_ref().take(per_block) {
-                data.extend([
-                    &conv.weight[..],
-                    &conv.bias[..],
-                    std::slice::from_ref(&conv.noise_strength),
-                    &conv.noise_const[..],
-                    &conv.affine.weight[..],
-                    &conv.affine.bias[..],
-                ]);
+        let (mut convs, mut torgbs) = (self.convs.iter(), self.torgbs.iter());
+        for layer in &self.network.layers {
+            match layer {
+                Layer::Conv(_) => {
+                    let conv = convs.next().expect("one conv layer per conv spec");
+                    data.extend([
+                        &conv.weight[..],
+                        &conv.bias[..],
+                        std::slice::from_ref(&conv.noise_strength),
+                        &conv.noise_const[..],
+                        &conv.affine.weight[..],
+                        &conv.affine.bias[..],
+                    ]);
+                }
+                Layer::ToRgb(_) => {
+                    let torgb = torgbs.next().expect("one toRGB layer per toRGB spec");
+                    data.extend([
+                        &torgb.weight[..],
+                        &torgb.bias[..],
+                        &torgb.affine.weight[..],
+                        &torgb.affine.bias[..],
+                    ]);
+                }
             }
-            data.extend([
-                &torgb.weight[..],
-                &torgb.bias[..],
-                &torgb.affine.weight[..],
-                &torgb.affine.bias[..],
-            ]);
         }
-        tensor_specs(&self.config).into_iter().zip(data).collect()
+        tensor_specs(&self.network).into_iter().zip(data).collect()
     }
 }

@@ -1,6 +1,6 @@
-//! The canonical tensor names and shapes of a generator file (spec §4.1), derived from its config.
+//! The canonical tensor names and shapes of a generator file (spec §4.1), derived from the network description.
 
-use crate::config::ModelConfig;
+use crate::network::{Layer, Network};
 
 /// One tensor a generator file must hold.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,47 +35,52 @@ impl TensorSpec {
     }
 }
 
-/// Every tensor of the model in a fixed order: mapping layers, `w_avg`, the constant input, then per
-/// block conv0 (if any), conv1 and torgb, each with its affine layer.
-pub fn tensor_specs(config: &ModelConfig) -> Vec<TensorSpec> {
-    let w = config.w_dim;
+/// Every tensor of the model in a fixed order: mapping layers, `w_avg`, the constant input, then the
+/// synthesis layers in network order (per block conv0 if any, conv1, torgb), each with its affine.
+pub fn tensor_specs(network: &Network) -> Vec<TensorSpec> {
+    let w = network.w_dim;
     let mut specs = Vec::new();
-    for i in 0..config.mapping_layers {
-        let input = if i == 0 { config.z_dim } else { w };
+    for layer in &network.mapping {
+        let name = &layer.name;
         specs.push(TensorSpec::new(
-            format!("mapping.fc{i}.weight"),
-            &[w, input],
+            format!("{name}.weight"),
+            &[layer.out_features, layer.in_features],
         ));
-        specs.push(TensorSpec::new(format!("mapping.fc{i}.bias"), &[w]));
+        specs.push(TensorSpec::new(
+            format!("{name}.bias"),
+            &[layer.out_features],
+        ));
     }
     specs.push(TensorSpec::new("mapping.w_avg", &[w]));
     specs.push(TensorSpec::new(
         "synthesis.b4.const",
-        &[config.channels(4), 4, 4],
+        &[network.const_channels, 4, 4],
     ));
-    let convs = config.conv_layers();
-    for r in config.block_resolutions() {
-        for conv in convs.iter().filter(|c| c.resolution == r) {
-            let p = conv.prefix();
-            specs.push(TensorSpec::new(
-                format!("{p}.weight"),
-                &[conv.c_out, conv.c_in, 3, 3],
-            ));
-            specs.push(TensorSpec::new(format!("{p}.bias"), &[conv.c_out]));
-            specs.push(TensorSpec::new(format!("{p}.noise_strength"), &[]));
-            specs.push(TensorSpec::new(format!("{p}.noise_const"), &[r, r]));
-            specs.push(TensorSpec::new(
-                format!("{p}.affine.weight"),
-                &[conv.c_in, w],
-            ));
-            specs.push(TensorSpec::new(format!("{p}.affine.bias"), &[conv.c_in]));
+    for layer in &network.layers {
+        match layer {
+            Layer::Conv(conv) => {
+                let (p, r) = (conv.prefix(), conv.resolution);
+                specs.push(TensorSpec::new(
+                    format!("{p}.weight"),
+                    &[conv.c_out, conv.c_in, 3, 3],
+                ));
+                specs.push(TensorSpec::new(format!("{p}.bias"), &[conv.c_out]));
+                specs.push(TensorSpec::new(format!("{p}.noise_strength"), &[]));
+                specs.push(TensorSpec::new(format!("{p}.noise_const"), &[r, r]));
+                specs.push(TensorSpec::new(
+                    format!("{p}.affine.weight"),
+                    &[conv.c_in, w],
+                ));
+                specs.push(TensorSpec::new(format!("{p}.affine.bias"), &[conv.c_in]));
+            }
+            Layer::ToRgb(torgb) => {
+                let (p, c) = (torgb.prefix(), torgb.c_in);
+                specs.push(TensorSpec::new(format!("{p}.weight"), &[3, c, 1, 1]));
+                specs.push(TensorSpec::new(format!("{p}.bias"), &[3]));
+                specs.push(TensorSpec::new(format!("{p}.affine.weight"), &[c, w]));
+                specs.push(TensorSpec::new(format!("{p}.affine.bias"), &[c]));
+            }
         }
-        let c = config.channels(r);
-        let p = format!("synthesis.b{r}.torgb");
-        specs.push(TensorSpec::new(format!("{p}.weight"), &[3, c, 1, 1]));
-        specs.push(TensorSpec::new(format!("{p}.bias"), &[3]));
-        specs.push(TensorSpec::new(format!("{p}.affine.weight"), &[c, w]));
-        specs.push(TensorSpec::new(format!("{p}.affine.bias"), &[c]));
     }
     specs
 }

@@ -1,18 +1,20 @@
-//! The GPU kernels against the CPU reference on small random models: every layer's styles,
-//! demodulation coefficients, activations and images, the mapping network, all noise modes,
-//! truncation, batch splitting and f16 weights.
+//! Both backends — the WGSL kernels on the GPU and the native CPU backend — against the f64 CPU
+//! reference on small random models: every layer's styles, demodulation coefficients, activations
+//! and images, the mapping network, all noise modes, truncation, batch splitting and bad latents.
 
 mod common;
 
 use common::*;
 use drape_generator::cpu;
-use drape_generator::{Generator, ModelConfig, NoiseMode, Truncation};
+use drape_generator::{
+    Backend, CpuOptions, Generator, Model, ModelConfig, NativeCpu, NoiseMode, Truncation,
+};
 use std::sync::Arc;
 
 /// f32 kernels vs the f64-accumulating reference: relative to the tensor's magnitude.
 const LAYER_TOLERANCE: f32 = 2e-5;
 
-fn compare_traced(generator: &Generator, ws: &[f32], batch: usize, noise: NoiseMode) {
+fn compare_traced(generator: &dyn Backend, ws: &[f32], batch: usize, noise: NoiseMode) {
     let model = generator.model();
     let (want_img, want) = cpu::synthesize_traced(model, ws, batch, &noise).unwrap();
     let (got_img, got) = generator.synthesize_traced(ws, batch, &noise).unwrap();
@@ -37,11 +39,39 @@ fn compare_traced(generator: &Generator, ws: &[f32], batch: usize, noise: NoiseM
     assert_eq!(plain, got_img, "traced and plain runs agree exactly");
 }
 
+/// The GPU backend on the test adapter (None when GPU tests are skipped explicitly).
+fn gpu_backend(model: &Arc<Model>) -> Option<Box<dyn Backend>> {
+    let gpu = gpu()?;
+    Some(Box::new(Generator::new(gpu, model.clone()).unwrap()))
+}
+
+/// The native CPU backend with two threads.
+fn native(model: &Arc<Model>) -> Box<dyn Backend> {
+    let options = CpuOptions {
+        threads: Some(2),
+        ..CpuOptions::default()
+    };
+    Box::new(NativeCpu::new(model.clone(), &options).unwrap())
+}
+
+/// Every backend this machine can run for `model`.
+fn backends(model: &Arc<Model>) -> Vec<Box<dyn Backend>> {
+    [Some(native(model)), gpu_backend(model)]
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
 #[test]
 fn every_layer_matches_the_cpu_reference() {
-    let Some(gpu) = gpu() else { return };
     let model = random_model(odd_config(), 11);
-    let generator = Generator::new(gpu, model.clone()).unwrap();
+    for generator in backends(&model) {
+        every_layer_matches(&*generator, &model);
+    }
+}
+
+fn every_layer_matches(generator: &dyn Backend, model: &Arc<Model>) {
+    eprintln!("{}", generator.describe());
     let c = model.config().clone();
     let batch = 3;
     let z = randn(batch * c.z_dim, 3);
@@ -50,7 +80,7 @@ fn every_layer_matches_the_cpu_reference() {
         cutoff: Some(5),
         target: drape_generator::TruncationTarget::WAvg,
     };
-    let want_ws = cpu::map(&model, &z, batch, &truncation).unwrap();
+    let want_ws = cpu::map(model, &z, batch, &truncation).unwrap();
     let ws = generator.map(&z, batch, &truncation).unwrap();
     let diff = assert_close("ws", &ws, &want_ws, LAYER_TOLERANCE);
     eprintln!("ws max |Δ| {diff:.2e}");
@@ -59,18 +89,79 @@ fn every_layer_matches_the_cpu_reference() {
         NoiseMode::None,
         NoiseMode::Random { seed: 9 },
     ] {
-        compare_traced(&generator, &want_ws, batch, noise);
+        compare_traced(generator, &want_ws, batch, noise);
     }
 }
 
 #[test]
 fn the_smallest_resolution_without_clamp() {
-    let Some(gpu) = gpu() else { return };
     let config = ModelConfig::new(8, 8, 8, 1, 64, 8, None).unwrap();
     let model = random_model(config, 2);
-    let generator = Generator::new(gpu, model.clone()).unwrap();
     let ws = randn(2 * 4 * 8, 4);
-    compare_traced(&generator, &ws, 2, NoiseMode::Const);
+    for generator in backends(&model) {
+        compare_traced(&*generator, &ws, 2, NoiseMode::Const);
+    }
+}
+
+#[test]
+fn native_designs_do_not_depend_on_their_batch() {
+    // 64 px with wide layers, so products span several column tiles.
+    let config = ModelConfig::new(64, 16, 16, 2, 2048, 48, Some(256.0)).unwrap();
+    let model = random_model(config, 7);
+    let c = model.config().clone();
+    let batch = 8;
+    let ws = randn(batch * c.num_ws * c.w_dim, 2);
+    let one_thread = NativeCpu::new(
+        model.clone(),
+        &CpuOptions {
+            threads: Some(1),
+            ..CpuOptions::default()
+        },
+    )
+    .unwrap();
+    let two_threads = native(&model);
+    for noise in [NoiseMode::Const, NoiseMode::Random { seed: 4 }] {
+        let together = two_threads.synthesize(&ws, batch, &noise).unwrap();
+        let per_design = c.num_ws * c.w_dim;
+        let image = 3 * c.resolution * c.resolution;
+        for n in 0..batch {
+            let design = &ws[n * per_design..(n + 1) * per_design];
+            let alone = one_thread.synthesize(design, 1, &noise).unwrap();
+            // Random noise follows the design's index in the batch; alone it is design 0.
+            if noise == NoiseMode::Const || n == 0 {
+                assert!(
+                    alone == together[n * image..(n + 1) * image],
+                    "design {n} alone equals design {n} of the batch, bit for bit ({noise:?})"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn native_batches_above_the_memory_budget_run_in_chunks() {
+    let model = random_model(odd_config(), 5);
+    let c = model.config().clone();
+    let tight = NativeCpu::new(
+        model.clone(),
+        &CpuOptions {
+            threads: Some(2),
+            memory_budget: 1,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        tight.max_batch(),
+        1,
+        "a budget below one design still runs one at a time"
+    );
+    let batch = 3;
+    let ws = randn(batch * c.num_ws * c.w_dim, 8);
+    let noise = NoiseMode::Random { seed: 2 };
+    assert_eq!(
+        tight.synthesize(&ws, batch, &noise).unwrap(),
+        native(&model).synthesize(&ws, batch, &noise).unwrap()
+    );
 }
 
 #[test]
@@ -111,9 +202,13 @@ fn batches_are_split_into_runs_that_fit() {
 
 #[test]
 fn bad_latents_are_errors() {
-    let Some(gpu) = gpu() else { return };
     let model = random_model(odd_config(), 5);
-    let generator = Generator::new(gpu, model.clone()).unwrap();
+    for generator in backends(&model) {
+        bad_latents_are_errors_on(&*generator);
+    }
+}
+
+fn bad_latents_are_errors_on(generator: &dyn Backend) {
     let err = generator
         .synthesize(&[0.0; 7], 1, &NoiseMode::Const)
         .unwrap_err();
@@ -129,6 +224,7 @@ fn bad_latents_are_errors() {
 fn generator_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Generator>();
+    assert_send_sync::<NativeCpu>();
     assert_send_sync::<Arc<drape_generator::GpuContext>>();
 }
 

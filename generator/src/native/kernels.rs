@@ -1,0 +1,325 @@
+//! The native backend's per-design kernels in f32: dense layers, style-scaled im2col, the conv
+//! matrix products (faer), the conv epilogue, toRGB and the skip up-sampling. Every function works on
+//! one design, so a design's result never depends on the batch it was computed in.
+
+use crate::network::{LRELU_GAIN, LRELU_SLOPE, NORM_EPSILON};
+use faer::{Accum, MatMut, MatRef, Par};
+use rayon::prelude::*;
+
+/// Columns (output pixels) of one matrix-product task; fixed so that the split of a design's work
+/// never depends on the batch or the thread count.
+const COLUMN_TILE: usize = 512;
+
+/// A dot product with eight independent partial sums, in a fixed order.
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let (a_chunks, b_chunks) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (a_rest, b_rest) = (a_chunks.remainder(), b_chunks.remainder());
+    for (x, y) in a_chunks.zip(b_chunks) {
+        for k in 0..8 {
+            lanes[k] += x[k] * y[k];
+        }
+    }
+    let mut sum = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5]))
+        + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+    for (x, y) in a_rest.iter().zip(b_rest) {
+        sum += x * y;
+    }
+    sum
+}
+
+/// Leaky ReLU with slope 0.2, times √2.
+pub fn lrelu_gain(v: f32) -> f32 {
+    (if v >= 0.0 { v } else { LRELU_SLOPE * v }) * LRELU_GAIN
+}
+
+/// Clamps to `[-limit, limit]` when there is a limit.
+pub fn clamp(v: f32, limit: Option<f32>) -> f32 {
+    match limit {
+        Some(c) => v.clamp(-c, c),
+        None => v,
+    }
+}
+
+/// 2nd-moment normalisation of one latent.
+pub fn pixel_norm(x: &[f32], out: &mut [f32]) {
+    let mean_sq = x.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>() / x.len() as f64;
+    let scale = (1.0 / (mean_sq + NORM_EPSILON).sqrt()) as f32;
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = v * scale;
+    }
+}
+
+/// `out[o] = (dot(x, W[o])·weight_gain + b[o]·bias_gain)`, then lrelu·√2 when `activation`, then
+/// `·out_scale`.
+#[allow(clippy::too_many_arguments)]
+pub fn dense(
+    x: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    weight_gain: f32,
+    bias_gain: f32,
+    activation: bool,
+    out_scale: f32,
+    out: &mut [f32],
+) {
+    let n = x.len();
+    for (o, y) in out.iter_mut().enumerate() {
+        let v = dot(x, &weight[o * n..(o + 1) * n]) * weight_gain + bias[o] * bias_gain;
+        *y = if activation { lrelu_gain(v) } else { v } * out_scale;
+    }
+}
+
+/// Demodulation coefficients `d[o] = 1/√(Σ_i Wsq[o,i]·s[i]² + 1e-8)`.
+pub fn demodulation(weight_sq: &[f32], s: &[f32], out: &mut [f32]) {
+    let c_in = s.len();
+    for (o, d) in out.iter_mut().enumerate() {
+        let mut sum = 0f32;
+        for (w, &si) in weight_sq[o * c_in..(o + 1) * c_in].iter().zip(s) {
+            sum += w * (si * si);
+        }
+        *d = (1.0 / (sum as f64 + NORM_EPSILON).sqrt()) as f32;
+    }
+}
+
+/// The 3×3 patches of `x` (`[c_in, h, h]`) scaled by the style, zero-padded by one:
+/// `col[i·9 + ty·3 + tx][p·h + q] = s[i]·x[i][p + ty − 1][q + tx − 1]`.
+pub fn im2col(x: &[f32], s: &[f32], h: usize, col: &mut [f32]) {
+    let plane = h * h;
+    for (i, &scale) in s.iter().enumerate() {
+        let xi = &x[i * plane..(i + 1) * plane];
+        for ty in 0..3 {
+            for tx in 0..3 {
+                let row = &mut col[((i * 9) + ty * 3 + tx) * plane..][..plane];
+                for p in 0..h {
+                    let out = &mut row[p * h..(p + 1) * h];
+                    let Some(src_row) = (p + ty).checked_sub(1).filter(|&r| r < h) else {
+                        out.fill(0.0);
+                        continue;
+                    };
+                    let src = &xi[src_row * h..(src_row + 1) * h];
+                    // q + tx − 1 in 0..h: for tx = 0 the first output column is padding.
+                    match tx {
+                        0 => {
+                            out[0] = 0.0;
+                            for (o, &v) in out[1..].iter_mut().zip(&src[..h - 1]) {
+                                *o = v * scale;
+                            }
+                        }
+                        1 => {
+                            for (o, &v) in out.iter_mut().zip(src) {
+                                *o = v * scale;
+                            }
+                        }
+                        _ => {
+                            for (o, &v) in out[..h - 1].iter_mut().zip(&src[1..]) {
+                                *o = v * scale;
+                            }
+                            out[h - 1] = 0.0;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `out[m, n] = weight[m, k] × col[k, n]` for one design, row-major, as column tiles of
+/// [`COLUMN_TILE`] run in parallel.
+pub fn matmul(weight: &[f32], m: usize, k: usize, col: &[f32], n: usize, out: &mut [f32]) {
+    let lhs = MatRef::from_row_major_slice(weight, m, k);
+    let rhs = MatRef::from_row_major_slice(col, k, n);
+    let mut rest = MatMut::from_row_major_slice_mut(out, m, n);
+    let mut tiles = Vec::with_capacity(n.div_ceil(COLUMN_TILE));
+    let mut start = 0;
+    while start < n {
+        let width = COLUMN_TILE.min(n - start);
+        let (tile, after) = rest.split_at_col_mut(width);
+        tiles.push((start, tile));
+        rest = after;
+        start += width;
+    }
+    tiles.into_par_iter().for_each(|(start, tile)| {
+        let width = tile.ncols();
+        faer::linalg::matmul::matmul(
+            tile,
+            Accum::Replace,
+            lhs,
+            rhs.subcols(start, width),
+            1.0f32,
+            Par::Seq,
+        );
+    });
+}
+
+/// What the epilogue of one conv layer adds after the product.
+pub struct Epilogue<'a> {
+    /// Demodulation coefficients `[c_out]`.
+    pub demod: &'a [f32],
+    /// Bias `[c_out]`.
+    pub bias: &'a [f32],
+    /// The noise map at the output resolution and its strength, if any.
+    pub noise: Option<(&'a [f32], f32)>,
+    /// Clamp limit.
+    pub clamp: Option<f32>,
+}
+
+impl Epilogue<'_> {
+    fn apply(&self, o: usize, pixel: usize, v: f32) -> f32 {
+        let noise = match self.noise {
+            Some((map, strength)) => strength * map[pixel],
+            None => 0.0,
+        };
+        clamp(
+            lrelu_gain(v * self.demod[o] + noise + self.bias[o]),
+            self.clamp,
+        )
+    }
+
+    /// Same-resolution conv: in place on `[c_out, r, r]`.
+    pub fn same(&self, y: &mut [f32], plane: usize) {
+        for (o, channel) in y.chunks_exact_mut(plane).enumerate() {
+            for (pixel, v) in channel.iter_mut().enumerate() {
+                *v = self.apply(o, pixel, *v);
+            }
+        }
+    }
+
+    /// Up-sampling conv: the phase products `[4, c_out, h, h]` (phase = ry·2 + rx) interleaved into
+    /// `[c_out, 2h, 2h]` with output pixel `(2m + ry, 2n + rx)`.
+    pub fn up(&self, phases: &[f32], c_out: usize, h: usize, y: &mut [f32]) {
+        let (plane, side) = (h * h, 2 * h);
+        for (o, channel) in y.chunks_exact_mut(side * side).enumerate() {
+            for phase in 0..4 {
+                let (ry, rx) = (phase / 2, phase % 2);
+                let src = &phases[(phase * c_out + o) * plane..][..plane];
+                for m in 0..h {
+                    for n in 0..h {
+                        let pixel = (2 * m + ry) * side + 2 * n + rx;
+                        channel[pixel] = self.apply(o, pixel, src[m * h + n]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// ToRGB of one design: `rgb[c] = clamp(Σ_i W[c,i]·s[i]·x[i] + b[c])`, plus the up-sampled previous
+/// image when there is one. `x` is `[c_in, r, r]`, `image` `[3, r, r]`, `previous` `[3, r/2, r/2]`.
+pub fn torgb(
+    x: &[f32],
+    weight: &[f32],
+    s: &[f32],
+    bias: &[f32],
+    clamp_limit: Option<f32>,
+    previous: Option<&[f32]>,
+    image: &mut [f32],
+) {
+    let c_in = s.len();
+    let plane = x.len() / c_in;
+    for (c, out) in image.chunks_exact_mut(plane).enumerate() {
+        out.fill(0.0);
+        for (i, &si) in s.iter().enumerate() {
+            let scale = weight[c * c_in + i] * si;
+            for (o, &v) in out.iter_mut().zip(&x[i * plane..(i + 1) * plane]) {
+                *o += scale * v;
+            }
+        }
+        for o in out.iter_mut() {
+            *o = clamp(*o + bias[c], clamp_limit);
+        }
+    }
+    if let Some(previous) = previous {
+        let side = (plane as f64).sqrt() as usize;
+        add_upsampled(previous, side / 2, image);
+    }
+}
+
+/// The two source positions and weights of position `pos` of the 2× up-sampling along one axis:
+/// `out[2m] = .25 in[m−1] + .75 in[m]`, `out[2m+1] = .75 in[m] + .25 in[m+1]`, zero outside.
+fn taps(pos: usize, h: usize) -> [(usize, f32); 2] {
+    let m = pos / 2;
+    if pos.is_multiple_of(2) {
+        [
+            (m.saturating_sub(1), if m > 0 { 0.25 } else { 0.0 }),
+            (m, 0.75),
+        ]
+    } else {
+        [
+            (m, 0.75),
+            ((m + 1).min(h - 1), if m + 1 < h { 0.25 } else { 0.0 }),
+        ]
+    }
+}
+
+/// Adds the 2× FIR up-sampling of `previous` (`[3, h, h]`) to `image` (`[3, 2h, 2h]`).
+fn add_upsampled(previous: &[f32], h: usize, image: &mut [f32]) {
+    let side = 2 * h;
+    for (c, out) in image.chunks_exact_mut(side * side).enumerate() {
+        let src = &previous[c * h * h..(c + 1) * h * h];
+        for p in 0..side {
+            let ty = taps(p, h);
+            for q in 0..side {
+                let tx = taps(q, h);
+                let row =
+                    |r: usize| tx[0].1 * src[r * h + tx[0].0] + tx[1].1 * src[r * h + tx[1].0];
+                out[p * side + q] += ty[0].1 * row(ty[0].0) + ty[1].1 * row(ty[1].0);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn im2col_shifts_and_pads() {
+        // One channel, 3×3 input 1..9, style 2.
+        let x: Vec<f32> = (1..=9).map(|v| v as f32).collect();
+        let mut col = vec![f32::NAN; 9 * 9];
+        im2col(&x, &[2.0], 3, &mut col);
+        // Tap (1,1) is the input itself, scaled.
+        assert_eq!(
+            &col[4 * 9..5 * 9],
+            &x.iter().map(|v| v * 2.0).collect::<Vec<_>>()[..]
+        );
+        // Tap (0,0) at pixel (0,0) is padding; at (1,1) it is x[0][0].
+        assert_eq!(col[0], 0.0);
+        assert_eq!(col[4], 2.0);
+        // Tap (2,2) at pixel (1,1) is x[2][2]; at (2,2) padding.
+        assert_eq!(col[8 * 9 + 4], 18.0);
+        assert_eq!(col[8 * 9 + 8], 0.0);
+        assert!(col.iter().all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn matmul_tiles_cover_every_column() {
+        let (m, k, n) = (3, 5, COLUMN_TILE + 7);
+        let a: Vec<f32> = (0..m * k).map(|v| v as f32 * 0.5).collect();
+        let b: Vec<f32> = (0..k * n).map(|v| (v % 11) as f32).collect();
+        let mut out = vec![f32::NAN; m * n];
+        matmul(&a, m, k, &b, n, &mut out);
+        for i in 0..m {
+            for j in 0..n {
+                let want: f32 = (0..k).map(|t| a[i * k + t] * b[t * n + j]).sum();
+                assert_eq!(out[i * n + j], want, "({i},{j})");
+            }
+        }
+    }
+
+    #[test]
+    fn upsampling_taps_by_hand() {
+        // in = [4, 8]: out = [.75·4, .75·4+.25·8, .25·4+.75·8, .75·8] along one axis.
+        let previous = [4.0, 8.0, 4.0, 8.0]; // 2×2, rows equal
+        let mut image = [0.0; 16];
+        add_upsampled(&previous, 2, &mut image[..16]);
+        // Rows are equal inputs, so each row is the 1D result times the vertical weight sum, which is
+        // .75 at the border rows (one tap outside) and 1 inside.
+        let line = [3.0, 5.0, 7.0, 6.0];
+        for q in 0..4 {
+            assert!((image[q] - 0.75 * line[q]).abs() < 1e-6);
+            assert!((image[4 + q] - line[q]).abs() < 1e-6);
+        }
+    }
+}

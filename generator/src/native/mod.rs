@@ -1,0 +1,621 @@
+//! The native CPU backend: the same arithmetic as the WGSL path in f32 on the CPU — the input scaled
+//! by the styles, one shared-weight convolution as a matrix product (im2col + faer), the phase-split
+//! up-sampling conv, then demodulation, noise, bias, lrelu·gain and clamp; toRGB with the skip
+//! up-sampling. Designs are independent (a batch of 8 equals 8 batches of 1 bit for bit); rayon
+//! spreads them, and the column tiles of each product, over the worker threads. Buffers are sized
+//! once per batch capacity and reused; batches above a memory budget run in chunks.
+
+mod kernels;
+mod weights;
+
+use crate::backend::{Backend, BackendError};
+use crate::cpu::Activation;
+use crate::input;
+use crate::model::Model;
+use crate::network::{ConvSpec, Layer, Network, ToRgbSpec};
+use crate::noise::{NoiseMode, random_noise};
+use crate::truncation::{Truncation, broadcast, truncate};
+use rayon::prelude::*;
+use std::sync::{Arc, Mutex};
+use weights::Prepared;
+
+/// Bytes of intermediate buffers one run may hold unless told otherwise (1 GiB).
+pub const DEFAULT_MEMORY_BUDGET: usize = 1 << 30;
+
+/// How the native backend runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CpuOptions {
+    /// Worker threads; `None` uses one per core.
+    pub threads: Option<usize>,
+    /// Bytes of intermediate buffers one run may hold; larger batches run in chunks.
+    pub memory_budget: usize,
+}
+
+impl Default for CpuOptions {
+    fn default() -> Self {
+        Self {
+            threads: None,
+            memory_budget: DEFAULT_MEMORY_BUDGET,
+        }
+    }
+}
+
+/// A model prepared for the CPU.
+pub struct NativeCpu {
+    model: Arc<Model>,
+    weights: Prepared,
+    layout: Layout,
+    pool: rayon::ThreadPool,
+    max_batch: usize,
+    workspace: Mutex<Option<Workspace>>,
+}
+
+impl std::fmt::Debug for NativeCpu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NativeCpu")
+            .field("threads", &self.pool.current_num_threads())
+            .field("max_batch", &self.max_batch)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Per-design sizes (floats) and offsets of the intermediate buffers.
+#[derive(Clone, Debug)]
+struct Layout {
+    /// Offset of each synthesis layer's style vector (conv and toRGB, network order).
+    style_offsets: Vec<usize>,
+    /// Offset of each conv layer's style vector, by conv index.
+    conv_style_offsets: Vec<usize>,
+    style_len: usize,
+    /// Offset of each conv layer's demodulation coefficients.
+    demod_offsets: Vec<usize>,
+    demod_len: usize,
+    activation_len: usize,
+    col_len: usize,
+    image_len: usize,
+}
+
+impl Layout {
+    fn new(network: &Network) -> Layout {
+        let mut style_offsets = Vec::new();
+        let mut conv_style_offsets = Vec::new();
+        let mut style_len = 0;
+        for layer in &network.layers {
+            let affine = match layer {
+                Layer::Conv(c) => {
+                    conv_style_offsets.push(style_len);
+                    &c.affine
+                }
+                Layer::ToRgb(t) => &t.affine,
+            };
+            style_offsets.push(style_len);
+            style_len += affine.out_features;
+        }
+        let mut demod_offsets = Vec::new();
+        let mut demod_len = 0;
+        for conv in network.convs() {
+            demod_offsets.push(demod_len);
+            demod_len += conv.c_out;
+        }
+        let col_len = network
+            .convs()
+            .map(|c| 9 * c.c_in * c.input_size() * c.input_size())
+            .max()
+            .unwrap_or(0);
+        Layout {
+            style_offsets,
+            conv_style_offsets,
+            style_len,
+            demod_offsets,
+            demod_len,
+            activation_len: network.largest_activation(),
+            col_len,
+            image_len: 3 * network.resolution * network.resolution,
+        }
+    }
+
+    /// Floats per design: styles, coefficients, two activations, the patches, the phase products
+    /// (at most one activation) and two images.
+    fn floats_per_design(&self) -> usize {
+        self.style_len
+            + self.demod_len
+            + 3 * self.activation_len
+            + self.col_len
+            + 2 * self.image_len
+    }
+}
+
+/// The buffers of runs of up to `capacity` designs, design-major.
+struct Workspace {
+    capacity: usize,
+    styles: Vec<f32>,
+    demod: Vec<f32>,
+    acts: [Vec<f32>; 2],
+    col: Vec<f32>,
+    phases: Vec<f32>,
+    images: [Vec<f32>; 2],
+}
+
+impl Workspace {
+    fn new(layout: &Layout, capacity: usize) -> Workspace {
+        let buffer = |len: usize| vec![0f32; capacity * len];
+        Workspace {
+            capacity,
+            styles: buffer(layout.style_len),
+            demod: buffer(layout.demod_len),
+            acts: [buffer(layout.activation_len), buffer(layout.activation_len)],
+            col: buffer(layout.col_len),
+            phases: buffer(layout.activation_len),
+            images: [buffer(layout.image_len), buffer(layout.image_len)],
+        }
+    }
+}
+
+impl NativeCpu {
+    /// Prepares the weights and the worker threads.
+    pub fn new(model: Arc<Model>, options: &CpuOptions) -> Result<NativeCpu, BackendError> {
+        let mut builder = rayon::ThreadPoolBuilder::new().thread_name(|i| format!("drape-cpu-{i}"));
+        if let Some(threads) = options.threads {
+            builder = builder.num_threads(threads);
+        }
+        let pool = builder.build().map_err(|e| BackendError::ThreadPool {
+            threads: options.threads.unwrap_or(0),
+            reason: e.to_string(),
+        })?;
+        let layout = Layout::new(model.network());
+        let per_design = 4 * layout.floats_per_design();
+        let max_batch = (options.memory_budget / per_design.max(1)).max(1);
+        Ok(NativeCpu {
+            weights: pool.install(|| Prepared::new(&model)),
+            model,
+            layout,
+            pool,
+            max_batch,
+            workspace: Mutex::new(None),
+        })
+    }
+
+    /// Lowers the number of designs per run; 0 leaves it as the memory budget allows.
+    pub fn with_max_batch(mut self, max_batch: usize) -> NativeCpu {
+        if max_batch > 0 {
+            self.max_batch = self.max_batch.min(max_batch);
+        }
+        self
+    }
+
+    /// Worker threads in use.
+    pub fn threads(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+
+    /// The description of a backend opened with `options`, e.g. `cpu (native, 2 threads)`.
+    pub fn describe_options(options: &CpuOptions) -> String {
+        let threads = options.threads.unwrap_or_else(rayon::current_num_threads);
+        format!(
+            "cpu (native, {threads} thread{})",
+            if threads == 1 { "" } else { "s" }
+        )
+    }
+
+    /// (first design, count) of each run.
+    fn chunks(&self, batch: usize) -> impl Iterator<Item = (usize, usize)> + use<> {
+        let size = self.max_batch;
+        (0..batch)
+            .step_by(size)
+            .map(move |start| (start, size.min(batch - start)))
+    }
+
+    fn map_one(&self, z: &[f32], w: &mut [f32]) {
+        let network = self.model.network();
+        let width = network.z_dim.max(network.w_dim);
+        let (mut x, mut y) = (vec![0f32; width], vec![0f32; width]);
+        kernels::pixel_norm(z, &mut x[..z.len()]);
+        let mut len = z.len();
+        for (spec, layer) in network.mapping.iter().zip(self.model.mapping()) {
+            kernels::dense(
+                &x[..len],
+                &layer.weight,
+                &layer.bias,
+                spec.weight_gain,
+                spec.bias_gain,
+                true,
+                1.0,
+                &mut y[..spec.out_features],
+            );
+            std::mem::swap(&mut x, &mut y);
+            len = spec.out_features;
+        }
+        w.copy_from_slice(&x[..len]);
+    }
+
+    /// Runs the synthesis of one chunk into `images`, recording intermediates into `trace` when
+    /// given.
+    fn run(
+        &self,
+        space: &mut Workspace,
+        chunk: Chunk<'_>,
+        noise: &NoiseMode,
+        images: &mut [f32],
+        mut trace: Option<&mut Vec<Activation>>,
+    ) {
+        let Chunk { ws, count, first } = chunk;
+        let network = self.model.network();
+        let layout = &self.layout;
+        let per_ws = network.num_ws * network.w_dim;
+        let random: Option<Vec<Vec<Vec<f32>>>> = match noise {
+            NoiseMode::Random { seed } => Some(
+                (first..first + count)
+                    .into_par_iter()
+                    .map(|n| random_noise(network, *seed, n))
+                    .collect(),
+            ),
+            _ => None,
+        };
+
+        // Styles of every layer, then every conv's coefficients.
+        let styles = &mut space.styles[..count * layout.style_len];
+        styles
+            .par_chunks_mut(layout.style_len)
+            .zip(ws.par_chunks(per_ws))
+            .for_each(|(s, w)| {
+                for (layer, offset) in network.layers.iter().zip(&layout.style_offsets) {
+                    let (spec, affine) = match layer {
+                        Layer::Conv(c) => (&c.affine, &self.model.convs()[c.index].affine),
+                        Layer::ToRgb(t) => (&t.affine, &self.model.torgbs()[t.block].affine),
+                    };
+                    let w = &w[spec.ws_index * network.w_dim..(spec.ws_index + 1) * network.w_dim];
+                    kernels::dense(
+                        w,
+                        &affine.weight,
+                        &affine.bias,
+                        spec.weight_gain,
+                        1.0,
+                        false,
+                        spec.out_scale,
+                        &mut s[*offset..*offset + spec.out_features],
+                    );
+                }
+            });
+        let styles = &space.styles[..count * layout.style_len];
+        let demod = &mut space.demod[..count * layout.demod_len];
+        demod
+            .par_chunks_mut(layout.demod_len)
+            .zip(styles.par_chunks(layout.style_len))
+            .for_each(|(d, s)| {
+                for (conv, offset) in network.convs().zip(&layout.demod_offsets) {
+                    let style = &s[layout.conv_style_offsets[conv.index]..][..conv.c_in];
+                    kernels::demodulation(
+                        &self.weights.convs[conv.index].weight_sq,
+                        style,
+                        &mut d[*offset..*offset + conv.c_out],
+                    );
+                }
+            });
+        let demod = &space.demod[..count * layout.demod_len];
+        if let Some(trace) = trace.as_deref_mut() {
+            for (slot, (name, len)) in network
+                .layers
+                .iter()
+                .map(|l| match l {
+                    Layer::Conv(c) => (c.style_name(), c.c_in),
+                    Layer::ToRgb(t) => (t.style_name(), t.c_in),
+                })
+                .enumerate()
+            {
+                let offset = layout.style_offsets[slot];
+                trace.push(gather(
+                    name,
+                    &[len],
+                    styles,
+                    layout.style_len,
+                    offset,
+                    count,
+                ));
+            }
+            for (conv, &offset) in network.convs().zip(&layout.demod_offsets) {
+                let name = conv.demod_name();
+                trace.push(gather(
+                    name,
+                    &[conv.c_out],
+                    demod,
+                    layout.demod_len,
+                    offset,
+                    count,
+                ));
+            }
+        }
+
+        for (slot, layer) in network.layers.iter().enumerate() {
+            match layer {
+                Layer::Conv(conv) => {
+                    self.conv(space, conv, count, noise, random.as_deref());
+                    if let Some(trace) = trace.as_deref_mut() {
+                        let r = conv.resolution;
+                        let output = &space.acts[conv.index % 2];
+                        let stride = layout.activation_len;
+                        let name = conv.output_name();
+                        trace.push(gather(name, &[conv.c_out, r, r], output, stride, 0, count));
+                    }
+                }
+                Layer::ToRgb(torgb) => {
+                    self.torgb(space, torgb, slot, count);
+                    if let Some(trace) = trace.as_deref_mut() {
+                        let r = torgb.resolution;
+                        let image = &space.images[torgb.block % 2];
+                        let name = torgb.output_name();
+                        trace.push(gather(name, &[3, r, r], image, layout.image_len, 0, count));
+                    }
+                }
+            }
+        }
+        let last = network.torgbs().last().map_or(0, |t| t.block);
+        images.copy_from_slice(&space.images[last % 2][..count * layout.image_len]);
+        if let Some(trace) = trace {
+            // Reorder to the reference's order: per layer its style, coefficients and output.
+            order_like_reference(trace, network);
+        }
+    }
+
+    fn conv(
+        &self,
+        space: &mut Workspace,
+        conv: &ConvSpec,
+        count: usize,
+        noise: &NoiseMode,
+        random: Option<&[Vec<Vec<f32>>]>,
+    ) {
+        let layout = &self.layout;
+        let weights = &self.weights.convs[conv.index];
+        let layer = &self.model.convs()[conv.index];
+        let h = conv.input_size();
+        let (plane_in, r2) = (h * h, conv.resolution * conv.resolution);
+        let col_len = 9 * conv.c_in * plane_in;
+        let [act_a, act_b] = &mut space.acts;
+        let (input, output) = if conv.index.is_multiple_of(2) {
+            (&*act_b, act_a)
+        } else {
+            (&*act_a, act_b)
+        };
+        let const_input = self.model.const_input();
+        let styles = &space.styles;
+        let style_offset = layout.conv_style_offsets[conv.index];
+        // Patches of every design, scaled by its style.
+        space.col[..count * layout.col_len]
+            .par_chunks_mut(layout.col_len)
+            .enumerate()
+            .for_each(|(n, col)| {
+                let x = if conv.index == 0 {
+                    const_input
+                } else {
+                    &input[n * layout.activation_len..][..conv.c_in * plane_in]
+                };
+                let s = &styles[n * layout.style_len + style_offset..][..conv.c_in];
+                kernels::im2col(x, s, h, &mut col[..col_len]);
+            });
+        // One shared-weight product per design; then the epilogue.
+        let rows = if conv.up { 4 * conv.c_out } else { conv.c_out };
+        let product = if conv.up {
+            &mut space.phases
+        } else {
+            &mut *output
+        };
+        product[..count * layout.activation_len]
+            .par_chunks_mut(layout.activation_len)
+            .zip(space.col.par_chunks(layout.col_len))
+            .for_each(|(out, col)| {
+                kernels::matmul(
+                    &weights.matrix,
+                    rows,
+                    9 * conv.c_in,
+                    &col[..col_len],
+                    plane_in,
+                    &mut out[..rows * plane_in],
+                );
+            });
+        let demod = &space.demod;
+        let phases = &space.phases;
+        output[..count * layout.activation_len]
+            .par_chunks_mut(layout.activation_len)
+            .enumerate()
+            .for_each(|(n, y)| {
+                let map = match (noise, random) {
+                    (NoiseMode::Random { .. }, Some(maps)) => Some(&maps[n][conv.index][..]),
+                    (NoiseMode::Const, _) => Some(&layer.noise_const[..]),
+                    _ => None,
+                };
+                let epilogue = kernels::Epilogue {
+                    demod: &demod[n * layout.demod_len + layout.demod_offsets[conv.index]..]
+                        [..conv.c_out],
+                    bias: &layer.bias,
+                    noise: map.map(|m| (m, layer.noise_strength)),
+                    clamp: conv.clamp,
+                };
+                let y = &mut y[..conv.c_out * r2];
+                if conv.up {
+                    let p = &phases[n * layout.activation_len..][..conv.c_out * r2];
+                    epilogue.up(p, conv.c_out, h, y);
+                } else {
+                    epilogue.same(y, r2);
+                }
+            });
+    }
+
+    fn torgb(&self, space: &mut Workspace, torgb: &ToRgbSpec, slot: usize, count: usize) {
+        let layout = &self.layout;
+        let layer = &self.model.torgbs()[torgb.block];
+        let r2 = torgb.resolution * torgb.resolution;
+        // The block's conv1 is an even conv index: its output is in acts[0].
+        let input = &space.acts[0];
+        let styles = &space.styles;
+        let [image_a, image_b] = &mut space.images;
+        let (previous, image) = if torgb.block.is_multiple_of(2) {
+            (&*image_b, image_a)
+        } else {
+            (&*image_a, image_b)
+        };
+        image[..count * layout.image_len]
+            .par_chunks_mut(layout.image_len)
+            .enumerate()
+            .for_each(|(n, out)| {
+                let x = &input[n * layout.activation_len..][..torgb.c_in * r2];
+                let s = &styles[n * layout.style_len + layout.style_offsets[slot]..][..torgb.c_in];
+                let previous = torgb
+                    .has_previous()
+                    .then(|| &previous[n * layout.image_len..][..3 * r2 / 4]);
+                kernels::torgb(
+                    x,
+                    &layer.weight,
+                    s,
+                    &layer.bias,
+                    torgb.clamp,
+                    previous,
+                    &mut out[..3 * r2],
+                );
+            });
+    }
+
+    fn synthesize_with(
+        &self,
+        ws: &[f32],
+        batch: usize,
+        noise: &NoiseMode,
+        traced: bool,
+    ) -> Result<(Vec<f32>, Vec<Activation>), BackendError> {
+        let network = self.model.network();
+        input::check_ws(self.model.config(), ws, batch)?;
+        let per_ws = network.num_ws * network.w_dim;
+        let image_len = self.layout.image_len;
+        let mut images = vec![0f32; batch * image_len];
+        let mut trace: Vec<Activation> = Vec::new();
+        let mut guard = self
+            .workspace
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (start, count) in self.chunks(batch) {
+            if guard.as_ref().is_none_or(|w| w.capacity < count) {
+                *guard = None;
+                *guard = Some(Workspace::new(&self.layout, count));
+            }
+            let space = guard.as_mut().expect("workspace was just ensured");
+            let mut part = Vec::new();
+            self.pool.install(|| {
+                let chunk = Chunk {
+                    ws: &ws[start * per_ws..(start + count) * per_ws],
+                    count,
+                    first: start,
+                };
+                self.run(
+                    space,
+                    chunk,
+                    noise,
+                    &mut images[start * image_len..(start + count) * image_len],
+                    traced.then_some(&mut part),
+                )
+            });
+            if trace.is_empty() {
+                trace = part;
+            } else {
+                for (all, piece) in trace.iter_mut().zip(part) {
+                    all.shape[0] += piece.shape[0];
+                    all.data.extend(piece.data);
+                }
+            }
+        }
+        Ok((images, trace))
+    }
+}
+
+/// Consecutive designs run together: their ws, how many, and the first one's index in the batch.
+struct Chunk<'a> {
+    ws: &'a [f32],
+    count: usize,
+    first: usize,
+}
+
+/// The values of `name` for `count` designs: `shape` floats at `offset` of each `stride`.
+fn gather(
+    name: String,
+    shape: &[usize],
+    buffer: &[f32],
+    stride: usize,
+    offset: usize,
+    count: usize,
+) -> Activation {
+    let len: usize = shape.iter().product();
+    let data = (0..count)
+        .flat_map(|n| buffer[n * stride + offset..][..len].iter().copied())
+        .collect();
+    Activation {
+        name,
+        shape: [&[count][..], shape].concat(),
+        data,
+    }
+}
+
+/// Sorts a trace into [`crate::cpu::synthesize_traced`]'s order: per layer, a conv's style,
+/// coefficients and output, a toRGB's style and image.
+fn order_like_reference(trace: &mut [Activation], network: &Network) {
+    let order: Vec<String> = network
+        .layers
+        .iter()
+        .flat_map(|l| match l {
+            Layer::Conv(c) => vec![c.style_name(), c.demod_name(), c.output_name()],
+            Layer::ToRgb(t) => vec![t.style_name(), t.output_name()],
+        })
+        .collect();
+    trace.sort_by_key(|a| order.iter().position(|n| *n == a.name));
+}
+
+impl Backend for NativeCpu {
+    fn describe(&self) -> String {
+        Self::describe_options(&CpuOptions {
+            threads: Some(self.threads()),
+            memory_budget: 0,
+        })
+    }
+
+    fn model(&self) -> &Arc<Model> {
+        &self.model
+    }
+
+    fn max_batch(&self) -> usize {
+        self.max_batch
+    }
+
+    fn map(
+        &self,
+        z: &[f32],
+        batch: usize,
+        truncation: &Truncation,
+    ) -> Result<Vec<f32>, BackendError> {
+        let network = self.model.network();
+        input::check_z(self.model.config(), z, batch)?;
+        let mut w = vec![0f32; batch * network.w_dim];
+        self.pool.install(|| {
+            w.par_chunks_mut(network.w_dim)
+                .zip(z.par_chunks(network.z_dim))
+                .for_each(|(w, z)| self.map_one(z, w));
+        });
+        let mut ws = broadcast(&w, network.w_dim, network.num_ws);
+        truncate(&mut ws, network.num_ws, self.model.w_avg(), truncation);
+        Ok(ws)
+    }
+
+    fn synthesize(
+        &self,
+        ws: &[f32],
+        batch: usize,
+        noise: &NoiseMode,
+    ) -> Result<Vec<f32>, BackendError> {
+        Ok(self.synthesize_with(ws, batch, noise, false)?.0)
+    }
+
+    fn synthesize_traced(
+        &self,
+        ws: &[f32],
+        batch: usize,
+        noise: &NoiseMode,
+    ) -> Result<(Vec<f32>, Vec<Activation>), BackendError> {
+        self.synthesize_with(ws, batch, noise, true)
+    }
+}
