@@ -6,7 +6,7 @@ mod support;
 
 use std::path::Path;
 
-use support::outputs::decode_png;
+use support::outputs::{decode_png, png_pixels};
 use support::{cache_graph_project, drape, root, text};
 
 #[test]
@@ -123,37 +123,116 @@ fn the_catalogue_lists_every_node_and_docs_nodes_md_is_current() {
     );
 }
 
-#[test]
-fn every_example_graph_runs() {
-    let graphs = root().join("graphs");
+/// A project folder with a copy of the example graphs; `models` links to the repository's, so the
+/// examples' `../models/clothing` stays valid while outputs go to the temp dir.
+fn example_project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
-    // The examples name ../models/clothing; a link keeps that path valid while outputs go to the temp dir.
     std::os::unix::fs::symlink(root().join("models"), dir.path().join("models"))
         .expect("link models");
     std::fs::create_dir_all(dir.path().join("graphs")).unwrap();
+    dir
+}
+
+/// Every PNG under `dir`, relative to it, sorted.
+fn pngs_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() && !path.is_symlink() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "png") {
+                found.push(path.strip_prefix(dir).unwrap().to_path_buf());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Runs every example graph on the native CPU backend and on the WGSL path (on `DRAPE_ADAPTER`, else
+/// lavapipe): both succeed, print nothing on stderr, and write the same PNGs within one 8-bit level.
+#[test]
+fn every_example_graph_runs_alike_on_both_backends() {
+    let adapter = std::env::var("DRAPE_ADAPTER").unwrap_or_else(|_| "llvmpipe".into());
+    let cpu = example_project();
+    let gpu = example_project();
     let mut ran = 0;
-    for entry in std::fs::read_dir(&graphs).expect("graphs/") {
+    for entry in std::fs::read_dir(root().join("graphs")).expect("graphs/") {
         let path = entry.expect("entry").path();
         if path.extension().is_none_or(|e| e != "ron") {
             continue;
         }
         let name = path.file_name().unwrap();
-        std::fs::copy(&path, dir.path().join("graphs").join(name)).unwrap();
         let shown = Path::new("graphs").join(name);
-        let out = drape(&["run", shown.to_str().unwrap()], dir.path());
-        assert!(
-            out.status.success(),
-            "{}: {}{}",
-            shown.display(),
-            text(&out.stdout),
-            text(&out.stderr)
-        );
-        assert!(
-            text(&out.stdout).contains("wrote "),
-            "{} wrote nothing",
-            shown.display()
-        );
+        for (project, backend) in [
+            (&cpu, vec!["--backend", "cpu"]),
+            (
+                &gpu,
+                vec!["--backend", "gpu", "--adapter", adapter.as_str()],
+            ),
+        ] {
+            std::fs::copy(&path, project.path().join("graphs").join(name)).unwrap();
+            let mut args = vec!["run", shown.to_str().unwrap(), "-v"];
+            args.extend(&backend);
+            let out = drape(&args, project.path());
+            let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}: {stdout}{stderr}",
+                shown.display()
+            );
+            assert!(
+                stdout.contains("wrote "),
+                "{} wrote nothing",
+                shown.display()
+            );
+            // -v lists each node's status on stderr; nothing else may appear there.
+            let stray: Vec<&str> = stderr
+                .lines()
+                .filter(|l| {
+                    !["ran ", "cached "]
+                        .iter()
+                        .any(|s| l.trim_start().starts_with(s))
+                })
+                .collect();
+            assert!(
+                stray.is_empty(),
+                "{} {backend:?} printed on stderr: {stray:?}",
+                shown.display()
+            );
+            let expected = if backend[1] == "cpu" {
+                "backend: cpu (native"
+            } else {
+                "backend: gpu: "
+            };
+            assert!(stdout.contains(expected), "{stdout}");
+        }
         ran += 1;
     }
     assert!(ran >= 2, "the example graphs were not found");
+    let written = pngs_under(&cpu.path().join("graphs"));
+    assert_eq!(
+        written,
+        pngs_under(&gpu.path().join("graphs")),
+        "same files"
+    );
+    assert!(written.len() >= 20, "{written:?}");
+    for file in written {
+        let a = png_pixels(&cpu.path().join("graphs").join(&file));
+        let b = png_pixels(&gpu.path().join("graphs").join(&file));
+        assert_eq!(a.len(), b.len(), "{}", file.display());
+        let worst = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| x.abs_diff(*y))
+            .max()
+            .unwrap_or(0);
+        assert!(
+            worst <= 1,
+            "{}: pixels differ by {worst} levels",
+            file.display()
+        );
+    }
 }

@@ -6,9 +6,10 @@ use crate::network::{LRELU_GAIN, LRELU_SLOPE, NORM_EPSILON};
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
-/// Columns (output pixels) of one matrix-product task; fixed so that the split of a design's work
-/// never depends on the batch or the thread count.
+/// Columns (output pixels) and rows (output channels) of one matrix-product task; fixed so that the
+/// split of a design's work never depends on the batch or the thread count.
 const COLUMN_TILE: usize = 512;
+const ROW_BLOCK: usize = 64;
 
 /// A dot product with eight independent partial sums, in a fixed order.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -124,27 +125,35 @@ pub fn im2col(x: &[f32], s: &[f32], h: usize, col: &mut [f32]) {
     }
 }
 
-/// `out[m, n] = weight[m, k] × col[k, n]` for one design, row-major, as column tiles of
-/// [`COLUMN_TILE`] run in parallel.
+/// `out[m, n] = weight[m, k] × col[k, n]` for one design, row-major, as tasks of [`ROW_BLOCK`] rows
+/// × [`COLUMN_TILE`] columns run in parallel.
 pub fn matmul(weight: &[f32], m: usize, k: usize, col: &[f32], n: usize, out: &mut [f32]) {
     let lhs = MatRef::from_row_major_slice(weight, m, k);
     let rhs = MatRef::from_row_major_slice(col, k, n);
-    let mut rest = MatMut::from_row_major_slice_mut(out, m, n);
-    let mut tiles = Vec::with_capacity(n.div_ceil(COLUMN_TILE));
-    let mut start = 0;
-    while start < n {
-        let width = COLUMN_TILE.min(n - start);
-        let (tile, after) = rest.split_at_col_mut(width);
-        tiles.push((start, tile));
-        rest = after;
-        start += width;
+    let mut tasks = Vec::with_capacity(m.div_ceil(ROW_BLOCK) * n.div_ceil(COLUMN_TILE));
+    let mut rows_left = MatMut::from_row_major_slice_mut(out, m, n);
+    let mut row = 0;
+    while row < m {
+        let height = ROW_BLOCK.min(m - row);
+        let (block, below) = rows_left.split_at_row_mut(height);
+        rows_left = below;
+        let mut rest = block;
+        let mut start = 0;
+        while start < n {
+            let width = COLUMN_TILE.min(n - start);
+            let (tile, after) = rest.split_at_col_mut(width);
+            tasks.push((row, start, tile));
+            rest = after;
+            start += width;
+        }
+        row += height;
     }
-    tiles.into_par_iter().for_each(|(start, tile)| {
-        let width = tile.ncols();
+    tasks.into_par_iter().for_each(|(row, start, tile)| {
+        let (height, width) = (tile.nrows(), tile.ncols());
         faer::linalg::matmul::matmul(
             tile,
             Accum::Replace,
-            lhs,
+            lhs.subrows(row, height),
             rhs.subcols(start, width),
             1.0f32,
             Par::Seq,
@@ -294,8 +303,8 @@ mod tests {
     }
 
     #[test]
-    fn matmul_tiles_cover_every_column() {
-        let (m, k, n) = (3, 5, COLUMN_TILE + 7);
+    fn matmul_tasks_cover_every_row_and_column() {
+        let (m, k, n) = (ROW_BLOCK + 3, 5, COLUMN_TILE + 7);
         let a: Vec<f32> = (0..m * k).map(|v| v as f32 * 0.5).collect();
         let b: Vec<f32> = (0..k * n).map(|v| (v % 11) as f32).collect();
         let mut out = vec![f32::NAN; m * n];

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# drape's native CPU backend next to the PyTorch reference on the same weights, in one run, with the
+# same number of threads each; prints images/s and GFLOP/s of both and their ratio per batch size.
+#   scripts/bench-cpu.sh              the bundled model (models/clothing), batches 1, 8, 32
+#   scripts/bench-cpu.sh --config-f   also the 256 px config-F-sized network (random weights; minutes)
+# THREADS (default 2), BATCHES (default 1,8,32) and DRAPE (default target/release/drape) may be set.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+threads=${THREADS:-2}
+batches=${BATCHES:-1,8,32}
+drape=${DRAPE:-target/release/drape}
+python=.venv/bin/python
+models=(models/clothing)
+if [ "${1:-}" = "--config-f" ]; then
+  scratch=$(mktemp -d)
+  trap 'rm -rf "$scratch"' EXIT
+  "$python" -m training.bench --config-f-256 --save "$scratch/bench-f256" --batch 1 --runs 1 --warmup 0 >/dev/null
+  models+=("$scratch/bench-f256")
+fi
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $threads threads each"
+for model in "${models[@]}"; do
+  echo "== $model"
+  # drape: "<label> batch   8:  123.456 images/s,   45.67 GFLOP/s (...)"
+  "$drape" bench --backend cpu --threads "$threads" --model "$model" --batch "$batches" --seconds 3 2>/dev/null \
+    | sed -nE 's/.* batch +([0-9]+): +([0-9.]+) images\/s, +([0-9.]+) GFLOP\/s.*/\1 \2 \3/p' >"${TMPDIR:-/tmp}/drape-bench.$$"
+  # PyTorch: "batch  sec/batch  images/s  GFLOP/s" rows
+  OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads "$python" -m training.bench --model "$model" \
+      --batch "$batches" --device cpu --runs 5 \
+    | awk '/^ *[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+$/ {print $1, $3, $4}' >"${TMPDIR:-/tmp}/torch-bench.$$"
+  printf '%6s %14s %14s %16s %16s %8s\n' batch "drape img/s" "drape GFLOP/s" "PyTorch img/s" "PyTorch GFLOP/s" ratio
+  join "${TMPDIR:-/tmp}/drape-bench.$$" "${TMPDIR:-/tmp}/torch-bench.$$" \
+    | awk '{printf "%6d %14.2f %14.1f %16.2f %16.1f %8.2f\n", $1, $2, $3, $4, $5, $2 / $4}'
+  rm -f "${TMPDIR:-/tmp}/drape-bench.$$" "${TMPDIR:-/tmp}/torch-bench.$$"
+done
