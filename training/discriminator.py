@@ -97,16 +97,20 @@ class DiscriminatorEpilogue(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """image [N, 3, R, R] → logit [N, 1]; channels follow the generator's C(r)."""
+    """image [N, 3, R, R] → logit [N, 1]; channels follow the generator's C(r), times `width` (at least 1)."""
 
-    def __init__(self, config: GeneratorConfig) -> None:
+    def __init__(self, config: GeneratorConfig, width: float = 1.0) -> None:
         super().__init__()
+
+        def channels(r: int) -> int:
+            return max(1, round(config.channels(r) * width))
+
         self.resolutions = [r for r in reversed(config.block_resolutions) if r > 4]
         for r in self.resolutions:
-            in_channels = 0 if r == config.img_resolution else config.channels(r)
-            block = DiscriminatorBlock(in_channels, config.channels(r), config.channels(r // 2), config.conv_clamp)
+            in_channels = 0 if r == config.img_resolution else channels(r)
+            block = DiscriminatorBlock(in_channels, channels(r), channels(r // 2), config.conv_clamp)
             setattr(self, f"b{r}", block)
-        self.b4 = DiscriminatorEpilogue(config.channels(4), config.conv_clamp)
+        self.b4 = DiscriminatorEpilogue(channels(4), config.conv_clamp)
 
     def forward(self, img: torch.Tensor) -> torch.Tensor:
         x = img

@@ -27,19 +27,20 @@ def generate(G: Generator, z: torch.Tensor, mixing_prob: float) -> torch.Tensor:
 
 
 def generator_loss(G: Generator, D: Discriminator, z: torch.Tensor, mixing_prob: float,
-                   policy: tuple[str, ...]) -> torch.Tensor:
+                   policy: tuple[str, ...], memory_format: torch.memory_format = torch.contiguous_format) -> torch.Tensor:
     """mean softplus(−D(G(z)))."""
-    logits = D(diff_augment(generate(G, z, mixing_prob), policy))
+    logits = D(diff_augment(generate(G, z, mixing_prob), policy).contiguous(memory_format=memory_format))
     return F.softplus(-logits.float()).mean()
 
 
 def discriminator_loss(G: Generator, D: Discriminator, z: torch.Tensor, real: torch.Tensor, mixing_prob: float,
-                       policy: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                       policy: tuple[str, ...], memory_format: torch.memory_format = torch.contiguous_format
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """mean softplus(D(G(z))) + mean softplus(−D(x)); also returns the mean fake and real logits."""
     with torch.no_grad():
         fake = generate(G, z, mixing_prob)
-    fake_logits = D(diff_augment(fake, policy)).float()
-    real_logits = D(diff_augment(real, policy)).float()
+    fake_logits = D(diff_augment(fake, policy).contiguous(memory_format=memory_format)).float()
+    real_logits = D(diff_augment(real, policy).contiguous(memory_format=memory_format)).float()
     loss = F.softplus(fake_logits).mean() + F.softplus(-real_logits).mean()
     return loss, fake_logits.mean().detach(), real_logits.mean().detach()
 

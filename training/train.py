@@ -50,7 +50,16 @@ def parse_args(argv: list[str] | None = None) -> TrainOptions:
     opt.add_argument("--mixing-prob", type=float, default=DEFAULTS.mixing_prob)
     opt.add_argument("--augment", default=DEFAULTS.augment, help='DiffAugment policy, or "none"')
     opt.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
-                     help="bfloat16 mixed precision (CUDA only; default on with CUDA)")
+                     help="bfloat16 autocast (default: on with CUDA GPUs and CPUs that compute bf16 natively)")
+    opt.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                     help="channels-last memory format for the convolutions (default: on with the CPU)")
+    opt.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                     help="torch.compile G and D for their G and D steps (R1 runs uncompiled)")
+    opt.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    opt.add_argument("--d-width", type=float, default=DEFAULTS.d_width,
+                     help="discriminator channels as a multiple of the generator's")
+    opt.add_argument("--d-warmup", type=int, default=DEFAULTS.d_warmup,
+                     help="D-only steps before training when starting from --init-from (G frozen)")
     opt.add_argument("--seed", type=int, default=DEFAULTS.seed)
     opt.add_argument("--device", default=None, help="cpu or cuda; default cuda when present")
     run = parser.add_argument_group("run")
@@ -58,10 +67,13 @@ def parse_args(argv: list[str] | None = None) -> TrainOptions:
     run.add_argument("--sample-every", type=int, default=DEFAULTS.sample_every)
     run.add_argument("--checkpoint-every", type=int, default=DEFAULTS.checkpoint_every)
     run.add_argument("--log-every", type=int, default=DEFAULTS.log_every)
+    run.add_argument("--export-every", type=int, default=None,
+                     help="also export the EMA generator every N steps to <run>/exports/step-N (for measuring)")
     run.add_argument("--resume", type=Path, default=None,
                      help="checkpoint to continue exactly; settings not given here come from it")
     run.add_argument("--init-from", type=Path, default=None,
-                     help="checkpoint of another run (e.g. a lower resolution) whose matching layers start this one")
+                     help="checkpoint of another run (e.g. a lower resolution) whose matching layers start this one, "
+                          "or a model folder / generator.safetensors to continue (G and G_ema from it, fresh D)")
     run.add_argument("--export", type=Path, default=None, help="model folder to write the EMA generator to at the end")
     run.add_argument("--f16", dest="export_dtype", action="store_const", const="f16", default=None,
                      help="export float16 tensors (default float32)")
@@ -75,8 +87,9 @@ def parse_args(argv: list[str] | None = None) -> TrainOptions:
         network=config, data=args.data, run_dir=args.run_dir, cache_dir=args.cache_dir, workers=args.workers,
         batch=args.batch, steps=args.steps, lr_g=args.lr_g, lr_d=args.lr_d, r1_gamma=args.r1_gamma,
         r1_interval=args.r1_interval, ema_kimg=args.ema_kimg, mixing_prob=args.mixing_prob, augment=args.augment,
-        mirror=args.mirror, amp=args.amp, seed=args.seed, device=args.device, sample_every=args.sample_every,
-        checkpoint_every=args.checkpoint_every, log_every=args.log_every, resume=args.resume,
+        mirror=args.mirror, amp=args.amp, channels_last=args.channels_last, compile=args.compile,
+        threads=args.threads, d_width=args.d_width, d_warmup=args.d_warmup, seed=args.seed, device=args.device, sample_every=args.sample_every,
+        checkpoint_every=args.checkpoint_every, export_every=args.export_every, log_every=args.log_every, resume=args.resume,
         init_from=args.init_from, export=args.export, export_dtype=args.export_dtype, name=args.name, description=args.description)
 
 

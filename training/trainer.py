@@ -21,7 +21,8 @@ from training.image_data import DEFAULT_CACHE_DIR, BatchSampler, load_training_i
 from training.images import save_grid
 from training.losses import discriminator_loss, generator_loss, r1_penalty
 from training.model_card import model_card
-from training.model_format import save_model
+from training.model_format import WEIGHTS_FILE, read_metadata, save_model
+from training.safetensors_io import read_safetensors
 from training.prepare import DEFAULT_DATASET
 from training.runtime import configure_torch, select_device
 from training.seeds import z_from_seeds
@@ -29,6 +30,8 @@ from training.seeds import z_from_seeds
 ADAM_BETAS = (0.0, 0.99)
 ADAM_EPS = 1e-8
 SAMPLE_SEEDS = 32
+# CPUs with native bfloat16 train under bf16 autocast by default (training/README.md has the measurements).
+CPU_AMP_DEFAULT = True
 
 DEFAULT_RUN_DIR = Path("training/runs/clothing")
 DEFAULT_STEPS = 10_000
@@ -38,7 +41,8 @@ DEFAULT_DESCRIPTION = "A StyleGAN2 garment generator trained by drape on the clo
 # Operational settings that a resumed run may change where they are given (not None); everything else,
 # the network and the loss settings included, comes from the checkpoint.
 RESUMABLE_OVERRIDES = ("steps", "run_dir", "data", "cache_dir", "workers", "sample_every", "checkpoint_every",
-                       "log_every", "export", "export_dtype", "name", "description", "device", "amp")
+                       "log_every", "export", "export_dtype", "name", "description", "device", "amp",
+                       "channels_last", "compile", "threads", "export_every")
 
 
 @dataclass
@@ -66,10 +70,16 @@ class TrainOptions:
     augment: str = "color,translation,cutout"
     mirror: bool = True
     amp: bool | None = None
+    channels_last: bool | None = None
+    compile: bool | None = None
+    threads: int | None = None
+    d_width: float = 1.0
+    d_warmup: int = 0
     seed: int = 0
     device: str | None = None
     sample_every: int = 500
     checkpoint_every: int = 1000
+    export_every: int | None = None
     log_every: int = 10
     resume: Path | None = None
     init_from: Path | None = None
@@ -118,7 +128,10 @@ def training_facts(options: TrainOptions, step: int, images_seen: int, dataset_s
         "training_dataset": f"{options.data.name} ({dataset_size} prepared garment photos)",
         "training_augment": options.augment or "none",
     }
-    if options.init_from is not None:
+    if options.init_from is not None and is_model(options.init_from):
+        folder = options.init_from if options.init_from.is_dir() else options.init_from.parent
+        facts["training_init_from"] = f"the generator of {folder.name} (fresh discriminator)"
+    elif options.init_from is not None:
         facts["training_init_from"] = f"matching layers of {options.init_from.parent.name}/{options.init_from.name}"
     return facts
 
@@ -129,6 +142,28 @@ def export_model(generator: Generator, options: TrainOptions, facts: dict[str, s
     name = name or options.name
     card = model_card(name, options.description, options.network, facts)
     return save_model(generator, folder, card, dtype, {"name": name, "description": options.description, **facts})
+
+
+def is_model(path: Path) -> bool:
+    """A model folder or a generator.safetensors (as opposed to a training checkpoint)."""
+    path = Path(path)
+    return path.is_dir() or path.suffix == ".safetensors"
+
+
+def cpu_has_bf16() -> bool:
+    """Native bfloat16 arithmetic (AVX512-BF16 or AMX) on Linux, where oneDNN makes bf16 convolutions fast."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def default_amp(device: torch.device) -> bool:
+    """bfloat16 autocast where the hardware computes it natively: CUDA GPUs with bf16, CPUs with AVX512-BF16/AMX."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and CPU_AMP_DEFAULT and cpu_has_bf16()
 
 
 class Trainer:
@@ -145,15 +180,17 @@ class Trainer:
         self.options = options
         self.device = select_device(options.device)
         configure_torch(self.device)
-        cuda_bf16 = self.device.type == "cuda" and torch.cuda.is_bf16_supported()
-        self.use_amp = options.amp if options.amp is not None else cuda_bf16
-        if self.use_amp and self.device.type != "cuda":
-            raise ValueError("mixed precision is only used on CUDA")
+        if options.threads is not None:
+            torch.set_num_threads(options.threads)
+        self.use_amp = options.amp if options.amp is not None else default_amp(self.device)
+        channels_last = options.channels_last if options.channels_last is not None else self.device.type == "cpu"
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.policy = parse_policy(options.augment)
 
         torch.manual_seed(options.seed)
-        self.G = Generator(options.network).to(self.device).train()
-        self.D = Discriminator(options.network).to(self.device).train()
+        self.G = Generator(options.network).to(self.device, memory_format=self.memory_format).train()
+        self.D = Discriminator(options.network, options.d_width).to(self.device, memory_format=self.memory_format)
+        self.D.train()
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         reg_ratio = options.r1_interval / (options.r1_interval + 1)
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=options.lr_g, betas=ADAM_BETAS, eps=ADAM_EPS)
@@ -164,10 +201,35 @@ class Trainer:
         self.step = 0
         self.images_seen = 0
         self.sample_z = torch.from_numpy(z_from_seeds(list(range(SAMPLE_SEEDS)), options.network.z_dim))
+        self.d_warmup_left = 0
         if checkpoint is not None:
             self.load_state(checkpoint)
+        elif options.init_from is not None and is_model(options.init_from):
+            self.copied_tensors = self.init_from_model(options.init_from)
+            self.d_warmup_left = options.d_warmup
         elif options.init_from is not None:
             self.copied_tensors = self.init_weights_from(load_checkpoint(options.init_from))
+            self.d_warmup_left = options.d_warmup
+        # G and D steps run D through D_train (compiled when asked); R1's double backward needs the plain D.
+        # G's synthesis network is compiled in place (the losses call G.mapping and G.synthesis, not G).
+        self.D_train = torch.compile(self.D) if options.compile else self.D
+        if options.compile:
+            self.G.synthesis.compile()
+
+    def init_from_model(self, path: Path) -> int:
+        """Continues a shipped model (a model folder or its generator.safetensors): its weights start G and G_ema,
+        D starts fresh, and the step and image counters continue from the training facts in its metadata."""
+        path = path / WEIGHTS_FILE if path.is_dir() else path
+        tensors, metadata = read_safetensors(path)
+        if GeneratorConfig.from_metadata(metadata) != self.options.network:
+            raise ValueError(f"{path} holds a different network than the one asked for: "
+                             f"{GeneratorConfig.from_metadata(metadata)}")
+        state = {name: tensor.to(torch.float32) for name, tensor in tensors.items()}
+        self.G.load_state_dict(state, strict=True)
+        self.G_ema.load_state_dict(state, strict=True)
+        self.step = int(metadata.get("training_steps", 0))
+        self.images_seen = int(metadata.get("training_images_seen", 0))
+        return len(state)
 
     def init_weights_from(self, state: dict) -> int:
         """Starts a new run from another run's weights: every tensor of G, G_ema and D whose name and shape match.
@@ -187,20 +249,36 @@ class Trainer:
 
     def autocast(self):
         if self.use_amp:
-            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
         return nullcontext()
+
+    def discriminator_warmup_step(self) -> dict[str, float]:
+        """A D step alone (G frozen): after a fresh D meets a trained G, D learns before G follows its gradients."""
+        options = self.options
+        real = self.sampler.next_batch(self.device).contiguous(memory_format=self.memory_format)
+        self.G.requires_grad_(False)
+        self.D.requires_grad_(True)
+        with self.autocast():
+            loss_d, fake_logit, real_logit = discriminator_loss(
+                self.G, self.D_train, torch.randn(options.batch, options.network.z_dim, device=self.device),
+                real, options.mixing_prob, self.policy, self.memory_format)
+        self.opt_D.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_D.step()
+        self.d_warmup_left -= 1
+        return {"loss_d": loss_d.item(), "logit_fake": fake_logit.item(), "logit_real": real_logit.item()}
 
     def train_step(self) -> dict[str, float]:
         """One iteration: G step, D step, and every r1_interval steps an R1 step; then the EMA update."""
         options = self.options
-        real = self.sampler.next_batch(self.device)
+        real = self.sampler.next_batch(self.device).contiguous(memory_format=self.memory_format)
         z_dim = options.network.z_dim
 
         self.G.requires_grad_(True)
         self.D.requires_grad_(False)
         with self.autocast():
-            loss_g = generator_loss(self.G, self.D, torch.randn(options.batch, z_dim, device=self.device),
-                                    options.mixing_prob, self.policy)
+            loss_g = generator_loss(self.G, self.D_train, torch.randn(options.batch, z_dim, device=self.device),
+                                    options.mixing_prob, self.policy, self.memory_format)
         self.opt_G.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_G.step()
@@ -209,8 +287,8 @@ class Trainer:
         self.D.requires_grad_(True)
         with self.autocast():
             loss_d, fake_logit, real_logit = discriminator_loss(
-                self.G, self.D, torch.randn(options.batch, z_dim, device=self.device), real,
-                options.mixing_prob, self.policy)
+                self.G, self.D_train, torch.randn(options.batch, z_dim, device=self.device), real,
+                options.mixing_prob, self.policy, self.memory_format)
         self.opt_D.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_D.step()
@@ -292,6 +370,13 @@ class Trainer:
     def run(self) -> None:
         options = self.options
         window_seconds, window_steps = 0.0, 0
+        while self.d_warmup_left > 0:
+            start = time.perf_counter()
+            stats = self.discriminator_warmup_step()
+            if self.d_warmup_left % options.log_every == 0:
+                print(f"discriminator warm-up: {self.d_warmup_left} steps left, "
+                      + " ".join(f"{k}={v:.4g}" for k, v in stats.items())
+                      + f" sec_per_step={time.perf_counter() - start:.3g}", flush=True)
         while self.step < options.steps:
             start = time.perf_counter()
             stats = self.train_step()
@@ -304,6 +389,8 @@ class Trainer:
                 self.save_samples()
             if self.step % options.checkpoint_every == 0 and self.step < options.steps:
                 save_checkpoint(self.state_dict(), options.run_dir / CHECKPOINT_FILE)
+            if options.export_every and self.step % options.export_every == 0:
+                self.export(options.run_dir / "exports" / f"step-{self.step:07d}")
         save_checkpoint(self.state_dict(), options.run_dir / CHECKPOINT_FILE)
         self.save_samples()
         if options.export is not None:

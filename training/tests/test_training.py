@@ -123,3 +123,51 @@ def test_init_from_copies_every_matching_layer_of_a_lower_resolution_run(tmp_pat
     assert torch.equal(high.D.state_dict()["b16.conv0.weight"], low["D"]["b16.conv0.weight"])
     facts = training_facts(high.options, 0, 0, 12)
     assert facts["training_init_from"] == f"matching layers of low/{CHECKPOINT_FILE}"
+
+
+def test_init_from_a_model_continues_its_generator_with_a_fresh_discriminator(tmp_path):
+    Trainer(tiny_options(tmp_path, "first", steps=3, export=tmp_path / "model")).run()
+    shipped = load_generator(tmp_path / "model").state_dict()
+    fresh = Trainer(tiny_options(tmp_path, "fresh", steps=4))
+    for source in (tmp_path / "model", tmp_path / "model" / "generator.safetensors"):
+        continued = Trainer(tiny_options(tmp_path, "continued", steps=5, init_from=source, d_warmup=2))
+        assert continued.step == 3 and continued.images_seen == 12 and continued.d_warmup_left == 2
+        for name in ("G", "G_ema"):
+            for key, value in getattr(continued, name).state_dict().items():
+                assert torch.equal(value, shipped[key]), f"{name}.{key}"
+        assert_same(continued.D.state_dict(), fresh.D.state_dict())
+    g_before = {k: v.clone() for k, v in continued.G.state_dict().items()}
+    d_before = {k: v.clone() for k, v in continued.D.state_dict().items()}
+    continued.discriminator_warmup_step()
+    assert continued.step == 3 and continued.d_warmup_left == 1
+    assert all(torch.equal(v, g_before[k]) for k, v in continued.G.state_dict().items() if k != "mapping.w_avg")
+    assert not torch.equal(continued.D.state_dict()["b16.conv0.weight"], d_before["b16.conv0.weight"])
+    continued.run()
+    assert continued.step == 5 and continued.images_seen == 20 and continued.d_warmup_left == 0
+    facts = training_facts(continued.options, 5, 20, 12)
+    assert facts["training_init_from"] == "the generator of model (fresh discriminator)"
+    other = dataclasses.replace(TINY, channel_max=8)
+    try:
+        Trainer(tiny_options(tmp_path, "wrong", steps=1, network=other, init_from=tmp_path / "model"))
+    except ValueError as error:
+        assert "different network" in str(error)
+    else:
+        raise AssertionError("a model of another network was accepted")
+
+
+def test_cpu_speed_options_train_and_resume_exactly(tmp_path):
+    """bfloat16 autocast, channels-last and a narrower D on the CPU: finite, and resumed runs stay exact."""
+    fast = dict(amp=True, channels_last=True, d_width=0.5, threads=1)
+    Trainer(tiny_options(tmp_path, "first-half", steps=2, **fast)).run()
+    resumed = Trainer(tiny_options(tmp_path, "resumed", steps=4, resume=tmp_path / "first-half" / CHECKPOINT_FILE))
+    assert resumed.use_amp and resumed.options.d_width == 0.5
+    assert resumed.D.b4.fc.weight.shape[1] == 8 * 16  # C(4) = 16 channels, halved
+    resumed.run()
+    straight = Trainer(tiny_options(tmp_path, "straight", steps=4, **fast))
+    straight.run()
+    a = load_checkpoint(tmp_path / "resumed" / CHECKPOINT_FILE)
+    b = load_checkpoint(tmp_path / "straight" / CHECKPOINT_FILE)
+    a.pop("options"), b.pop("options")
+    assert_same(a, b)
+    assert all(torch.isfinite(p).all() for p in straight.G_ema.parameters())
+    assert all(p.dtype == torch.float32 for p in straight.G.parameters())
