@@ -60,6 +60,8 @@ def parse_args(argv: list[str] | None = None) -> TrainOptions:
                      help="discriminator channels as a multiple of the generator's")
     opt.add_argument("--d-warmup", type=int, default=DEFAULTS.d_warmup,
                      help="D-only steps before training when starting from --init-from (G frozen)")
+    opt.add_argument("--d-warmup-loss", type=float, default=None,
+                     help="end the D warm-up early once D's loss, averaged over 20 steps, is below this")
     opt.add_argument("--seed", type=int, default=DEFAULTS.seed)
     opt.add_argument("--device", default=None, help="cpu or cuda; default cuda when present")
     run = parser.add_argument_group("run")
@@ -88,7 +90,7 @@ def parse_args(argv: list[str] | None = None) -> TrainOptions:
         batch=args.batch, steps=args.steps, lr_g=args.lr_g, lr_d=args.lr_d, r1_gamma=args.r1_gamma,
         r1_interval=args.r1_interval, ema_kimg=args.ema_kimg, mixing_prob=args.mixing_prob, augment=args.augment,
         mirror=args.mirror, amp=args.amp, channels_last=args.channels_last, compile=args.compile,
-        threads=args.threads, d_width=args.d_width, d_warmup=args.d_warmup, seed=args.seed, device=args.device, sample_every=args.sample_every,
+        threads=args.threads, d_width=args.d_width, d_warmup=args.d_warmup, d_warmup_loss=args.d_warmup_loss, seed=args.seed, device=args.device, sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every, export_every=args.export_every, log_every=args.log_every, resume=args.resume,
         init_from=args.init_from, export=args.export, export_dtype=args.export_dtype, name=args.name, description=args.description)
 

@@ -30,6 +30,7 @@ from training.seeds import z_from_seeds
 ADAM_BETAS = (0.0, 0.99)
 ADAM_EPS = 1e-8
 SAMPLE_SEEDS = 32
+WARMUP_WINDOW = 20
 # CPUs with native bfloat16 train under bf16 autocast by default (training/README.md has the measurements).
 CPU_AMP_DEFAULT = True
 
@@ -75,6 +76,7 @@ class TrainOptions:
     threads: int | None = None
     d_width: float = 1.0
     d_warmup: int = 0
+    d_warmup_loss: float | None = None
     seed: int = 0
     device: str | None = None
     sample_every: int = 500
@@ -370,13 +372,20 @@ class Trainer:
     def run(self) -> None:
         options = self.options
         window_seconds, window_steps = 0.0, 0
+        recent: list[float] = []
         while self.d_warmup_left > 0:
             start = time.perf_counter()
             stats = self.discriminator_warmup_step()
+            recent = (recent + [stats["loss_d"]])[-WARMUP_WINDOW:]
+            mean_loss = sum(recent) / len(recent)
             if self.d_warmup_left % options.log_every == 0:
-                print(f"discriminator warm-up: {self.d_warmup_left} steps left, "
+                print(f"discriminator warm-up: {self.d_warmup_left} steps left, mean loss_d {mean_loss:.4g}, "
                       + " ".join(f"{k}={v:.4g}" for k, v in stats.items())
                       + f" sec_per_step={time.perf_counter() - start:.3g}", flush=True)
+            if (options.d_warmup_loss is not None and len(recent) == WARMUP_WINDOW
+                    and mean_loss < options.d_warmup_loss):
+                print(f"discriminator warm-up done: mean loss_d {mean_loss:.4g} over {WARMUP_WINDOW} steps", flush=True)
+                self.d_warmup_left = 0
         while self.step < options.steps:
             start = time.perf_counter()
             stats = self.train_step()

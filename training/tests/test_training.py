@@ -171,3 +171,15 @@ def test_cpu_speed_options_train_and_resume_exactly(tmp_path):
     assert_same(a, b)
     assert all(torch.isfinite(p).all() for p in straight.G_ema.parameters())
     assert all(p.dtype == torch.float32 for p in straight.G.parameters())
+
+
+def test_discriminator_warmup_ends_early_once_its_loss_is_low(tmp_path, capsys):
+    Trainer(tiny_options(tmp_path, "first", steps=1, export=tmp_path / "model")).run()
+    trainer = Trainer(tiny_options(tmp_path, "continued", steps=2, init_from=tmp_path / "model", d_warmup=50,
+                                   d_warmup_loss=100.0, log_every=1000))
+    calls = []
+    step = trainer.discriminator_warmup_step
+    trainer.discriminator_warmup_step = lambda: calls.append(1) or step()
+    trainer.run()
+    assert len(calls) == 20 and trainer.d_warmup_left == 0 and trainer.step == 2
+    assert "discriminator warm-up done" in capsys.readouterr().out
