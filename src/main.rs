@@ -107,7 +107,7 @@ enum Command {
         /// Keep repeating each measurement for at least this many seconds (0.01 to 3600).
         #[arg(long, default_value_t = 2.0, value_parser = parse_seconds)]
         seconds: f64,
-        /// Also time every synthesis dispatch on its own at the largest batch (GPU backend).
+        /// Also time every stage of one synthesis run at the largest batch (where the time goes).
         #[arg(long)]
         profile: bool,
         #[command(flatten)]

@@ -10,6 +10,7 @@ use crate::native::{CpuOptions, NativeCpu};
 use crate::noise::NoiseMode;
 use crate::truncation::Truncation;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Environment variable that picks the backend when no `--backend` is given.
 pub const BACKEND_ENV: &str = "DRAPE_BACKEND";
@@ -113,6 +114,14 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
         batch: usize,
         noise: &NoiseMode,
     ) -> Result<(Vec<f32>, Vec<Activation>), BackendError>;
+
+    /// Times the stages of one synthesis run of `batch` designs (at most [`Backend::max_batch`]), in
+    /// network order: (stage, wall time). For finding where the time goes, not for throughput.
+    fn profile_synthesis(
+        &self,
+        ws: &[f32],
+        batch: usize,
+    ) -> Result<Vec<(String, Duration)>, BackendError>;
 }
 
 /// Where generators will run, chosen before any model is loaded and shared by all of them.

@@ -1,11 +1,11 @@
 //! The generator benchmark behind `drape bench`: images/s and achieved GFLOP/s per batch size, for a
 //! model folder and for a 256 px config-F-sized network with random weights.
 
-use crate::backend::{Backend, BackendError, BackendKind, Device};
+use crate::backend::{BackendError, BackendKind, Device};
 use crate::config::ModelConfig;
-use crate::gpu::{AdapterChoice, Generator};
+use crate::gpu::AdapterChoice;
 use crate::model::{Model, ModelError, RandomWeights};
-use crate::native::CpuOptions;
+use crate::native::{CpuOptions, NativeCpu};
 use crate::noise::NoiseMode;
 use crate::seeds::RandomState;
 use crate::truncation::Truncation;
@@ -30,7 +30,7 @@ pub struct BenchOptions {
     pub cpu: CpuOptions,
     /// Keep repeating a measurement until this much time has passed (at least one timed run).
     pub min_seconds: f64,
-    /// Also time every synthesis dispatch on its own at the largest batch (GPU backend).
+    /// Also time every stage of one synthesis run at the largest batch.
     pub profile: bool,
 }
 
@@ -68,7 +68,8 @@ pub struct BenchResult {
     pub gflops: f64,
 }
 
-/// Per-dispatch timings of one synthesis run.
+/// Per-stage timings of one synthesis run (per dispatch on the GPU; per im2col, product and
+/// epilogue of each conv on the CPU).
 #[derive(Clone, Debug)]
 pub struct DispatchProfile {
     /// Model label.
@@ -84,6 +85,8 @@ pub struct DispatchProfile {
 pub struct BenchReport {
     /// The backend that ran, e.g. `cpu (native, 2 threads)`.
     pub backend: String,
+    /// On the CPU backend: the GFLOP/s of its matrix product on a large problem (the ceiling).
+    pub matmul_ceiling: Option<f64>,
     /// Measurements in order.
     pub results: Vec<BenchResult>,
     /// Dispatch profiles, when asked for.
@@ -137,6 +140,13 @@ pub fn run(
     let device = Device::open(options.backend, &options.adapter, options.cpu.clone())?;
     let mut report = BenchReport {
         backend: device.describe(),
+        matmul_ceiling: match &device {
+            Device::Cpu(cpu) => Some(NativeCpu::matmul_ceiling(
+                cpu,
+                options.min_seconds.min(2.0),
+            )?),
+            Device::Gpu(_) => None,
+        },
         results: Vec::new(),
         profiles: Vec::new(),
     };
@@ -172,9 +182,7 @@ pub fn run(
             progress(&result);
             report.results.push(result);
         }
-        if let (true, Device::Gpu(context)) = (options.profile, &device) {
-            let generator =
-                Generator::new(context.clone(), model.clone()).map_err(BackendError::from)?;
+        if options.profile {
             let batch = options
                 .batches
                 .iter()
@@ -184,9 +192,7 @@ pub fn run(
                 .min(generator.max_batch());
             let z = RandomState::new(0).randn_f32(batch * c.z_dim);
             let ws = generator.map(&z, batch, &Truncation::NONE)?;
-            let steps = generator
-                .profile_synthesis(&ws, batch)
-                .map_err(BackendError::from)?;
+            let steps = generator.profile_synthesis(&ws, batch)?;
             report.profiles.push(DispatchProfile {
                 model: label.clone(),
                 batch,
@@ -216,6 +222,12 @@ impl std::fmt::Display for BenchResult {
 impl std::fmt::Display for BenchReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "backend: {}", self.backend)?;
+        if let Some(ceiling) = self.matmul_ceiling {
+            writeln!(
+                f,
+                "matmul ceiling: {ceiling:.1} GFLOP/s ([512, 4608] x [4608, 1024], same crate and threads)"
+            )?;
+        }
         for result in &self.results {
             writeln!(f, "{result}")?;
         }
@@ -223,7 +235,7 @@ impl std::fmt::Display for BenchReport {
             let total: Duration = profile.steps.iter().map(|(_, t)| *t).sum();
             writeln!(
                 f,
-                "per-dispatch times, {} at batch {} (total {:.3} s):",
+                "per-stage times, {} at batch {} (total {:.3} s):",
                 profile.model,
                 profile.batch,
                 total.as_secs_f64()

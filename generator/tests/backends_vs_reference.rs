@@ -242,3 +242,22 @@ fn an_unknown_adapter_is_a_clear_error() {
             .contains("mesa-vulkan-drivers")
     );
 }
+
+#[test]
+fn native_profile_names_every_stage() {
+    let model = random_model(odd_config(), 5);
+    let c = model.config().clone();
+    let ws = randn(2 * c.num_ws * c.w_dim, 3);
+    let stages = native(&model).profile_synthesis(&ws, 2).unwrap();
+    let network = model.network();
+    let convs = network.convs().count();
+    let torgbs = network.torgbs().count();
+    assert_eq!(stages.len(), 1 + 3 * convs + torgbs, "{stages:?}");
+    assert_eq!(stages[0].0, "styles and demodulation");
+    for conv in network.convs() {
+        for part in ["im2col", "product", "epilogue"] {
+            let name = format!("{} {part}", conv.prefix());
+            assert!(stages.iter().any(|(s, _)| *s == name), "{name} timed");
+        }
+    }
+}

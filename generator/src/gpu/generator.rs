@@ -72,43 +72,6 @@ impl Generator {
         &self.context
     }
 
-    /// Times every synthesis dispatch on its own (submit and wait each), for one run of `batch`
-    /// designs (at most [`Self::max_batch`]). Returns (step label, wall time) in network order.
-    pub fn profile_synthesis(
-        &self,
-        ws: &[f32],
-        batch: usize,
-    ) -> Result<Vec<(String, Duration)>, GpuError> {
-        let c = self.model.config();
-        input::check_ws(c, ws, batch)?;
-        let batch = batch.min(self.plan.max_batch);
-        let ws = &ws[..batch * c.num_ws * c.w_dim];
-        self.with_workspace(batch, |space| {
-            checked(&self.context, "profiling", || {
-                let noise = NoiseMode::Const;
-                self.prepare_synthesis(space, ws, batch, 0, &noise);
-                let ctx = &self.context;
-                let mut encoder = ctx.device.create_command_encoder(&Default::default());
-                self.copy_const_noise(space, &mut encoder);
-                ctx.queue.submit([encoder.finish()]);
-                wait(ctx)?;
-                let mut timings = Vec::new();
-                for step in &space.synthesis {
-                    let start = Instant::now();
-                    let mut encoder = ctx.device.create_command_encoder(&Default::default());
-                    {
-                        let mut pass = encoder.begin_compute_pass(&Default::default());
-                        self.dispatch(&mut pass, step, batch);
-                    }
-                    ctx.queue.submit([encoder.finish()]);
-                    wait(ctx)?;
-                    timings.push((step.label.clone(), start.elapsed()));
-                }
-                Ok(timings)
-            })?
-        })
-    }
-
     fn synthesize_with(
         &self,
         ws: &[f32],
@@ -378,6 +341,43 @@ impl Backend for Generator {
         noise: &NoiseMode,
     ) -> Result<(Vec<f32>, Vec<Activation>), BackendError> {
         Ok(self.synthesize_with(ws, batch, noise, Capture::Intermediates)?)
+    }
+
+    /// Times every synthesis dispatch on its own (submit and wait each).
+    fn profile_synthesis(
+        &self,
+        ws: &[f32],
+        batch: usize,
+    ) -> Result<Vec<(String, Duration)>, BackendError> {
+        let c = self.model.config();
+        input::check_ws(c, ws, batch)?;
+        let batch = batch.min(self.plan.max_batch);
+        let ws = &ws[..batch * c.num_ws * c.w_dim];
+        let timings = self.with_workspace(batch, |space| {
+            checked(&self.context, "profiling", || {
+                let noise = NoiseMode::Const;
+                self.prepare_synthesis(space, ws, batch, 0, &noise);
+                let ctx = &self.context;
+                let mut encoder = ctx.device.create_command_encoder(&Default::default());
+                self.copy_const_noise(space, &mut encoder);
+                ctx.queue.submit([encoder.finish()]);
+                wait(ctx)?;
+                let mut timings = Vec::new();
+                for step in &space.synthesis {
+                    let start = Instant::now();
+                    let mut encoder = ctx.device.create_command_encoder(&Default::default());
+                    {
+                        let mut pass = encoder.begin_compute_pass(&Default::default());
+                        self.dispatch(&mut pass, step, batch);
+                    }
+                    ctx.queue.submit([encoder.finish()]);
+                    wait(ctx)?;
+                    timings.push((step.label.clone(), start.elapsed()));
+                }
+                Ok(timings)
+            })?
+        })?;
+        Ok(timings)
     }
 }
 

@@ -3,6 +3,7 @@
 //! one design, so a design's result never depends on the batch it was computed in.
 
 use crate::network::{LRELU_GAIN, LRELU_SLOPE, NORM_EPSILON};
+use crate::prepared::UP_TAPS;
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
@@ -174,41 +175,83 @@ pub struct Epilogue<'a> {
 }
 
 impl Epilogue<'_> {
-    fn apply(&self, o: usize, pixel: usize, v: f32) -> f32 {
-        let noise = match self.noise {
-            Some((map, strength)) => strength * map[pixel],
-            None => 0.0,
-        };
+    /// `clamp(lrelu·√2(v·d[o] + strength·noise + b[o]))`.
+    #[inline(always)]
+    fn finish(&self, o: usize, v: f32, noise: f32) -> f32 {
+        let strength = self.noise.map_or(0.0, |(_, s)| s);
         clamp(
-            lrelu_gain(v * self.demod[o] + noise + self.bias[o]),
+            lrelu_gain(v * self.demod[o] + strength * noise + self.bias[o]),
             self.clamp,
         )
     }
 
-    /// Same-resolution conv: in place on `[c_out, r, r]`.
-    pub fn same(&self, y: &mut [f32], plane: usize) {
-        for (o, channel) in y.chunks_exact_mut(plane).enumerate() {
-            for (pixel, v) in channel.iter_mut().enumerate() {
-                *v = self.apply(o, pixel, *v);
-            }
+    /// The noise of output row `row` (`side` wide), zeros without noise.
+    fn noise_row<'z>(&self, row: usize, side: usize, zeros: &'z [f32]) -> &'z [f32]
+    where
+        Self: 'z,
+    {
+        match self.noise {
+            Some((map, _)) => &map[row * side..(row + 1) * side],
+            None => &zeros[..side],
         }
     }
 
-    /// Up-sampling conv: the phase products `[4, c_out, h, h]` (phase = ry·2 + rx) interleaved into
-    /// `[c_out, 2h, 2h]` with output pixel `(2m + ry, 2n + rx)`.
-    pub fn up(&self, phases: &[f32], c_out: usize, h: usize, y: &mut [f32]) {
-        let (plane, side) = (h * h, 2 * h);
-        for (o, channel) in y.chunks_exact_mut(side * side).enumerate() {
-            for phase in 0..4 {
-                let (ry, rx) = (phase / 2, phase % 2);
-                let src = &phases[(phase * c_out + o) * plane..][..plane];
-                for m in 0..h {
-                    for n in 0..h {
-                        let pixel = (2 * m + ry) * side + 2 * n + rx;
-                        channel[pixel] = self.apply(o, pixel, src[m * h + n]);
-                    }
+    /// One output channel `o` in place on its `[r, r]` plane; `zeros` holds at least `r` zeros.
+    pub fn channel(&self, o: usize, plane: &mut [f32], side: usize, zeros: &[f32]) {
+        for (row, out) in plane.chunks_exact_mut(side).enumerate() {
+            let noise = self.noise_row(row, side, zeros);
+            for (v, &n) in out.iter_mut().zip(noise) {
+                *v = self.finish(o, *v, n);
+            }
+        }
+    }
+}
+
+/// `out[i] = s[i]·x[i]` per channel: the style-scaled input of an up-sampling conv's product.
+pub fn scale_channels(x: &[f32], s: &[f32], out: &mut [f32]) {
+    let plane = x.len() / s.len();
+    for ((out, x), &scale) in out
+        .chunks_exact_mut(plane)
+        .zip(x.chunks_exact(plane))
+        .zip(s)
+    {
+        for (o, &v) in out.iter_mut().zip(x) {
+            *o = v * scale;
+        }
+    }
+}
+
+/// The 2× up-sampling conv of one output channel from its nine transposed-conv taps
+/// (`taps[a·3 + b]` is `[h, h]`: the product of tap (a, b) at every input pixel): scatter each input
+/// pixel (r, c) to (2r + a, 2c + b) of the stride-2 transposed output (`2h + 1` wide, padded by one),
+/// then the 4×4 FIR `g = outer(k, k)`, `k = [1, 3, 3, 1]/4`, separably. `out` is `[2h, 2h]`.
+pub fn transposed_up(taps: &[f32], h: usize, scratch: &mut Vec<f32>, out: &mut [f32]) {
+    let (padded, side, plane) = (2 * h + 3, 2 * h, h * h);
+    scratch.clear();
+    scratch.resize(padded * padded + padded * side, 0.0);
+    let (full, rows) = scratch.split_at_mut(padded * padded);
+    for a in 0..3 {
+        for b in 0..3 {
+            let tap = &taps[(a * 3 + b) * plane..][..plane];
+            for (r, src) in tap.chunks_exact(h).enumerate() {
+                let dst = &mut full[(2 * r + a + 1) * padded + b + 1..];
+                for (c, &v) in src.iter().enumerate() {
+                    dst[2 * c] += v;
                 }
             }
+        }
+    }
+    let g = UP_TAPS.map(|t| t as f32);
+    for (row, line) in full.chunks_exact(padded).zip(rows.chunks_exact_mut(side)) {
+        for (q, v) in line.iter_mut().enumerate() {
+            *v = g[0] * row[q] + g[1] * row[q + 1] + g[2] * row[q + 2] + g[3] * row[q + 3];
+        }
+    }
+    for (p, line) in out.chunks_exact_mut(side).enumerate() {
+        let at = |u: usize| &rows[(p + u) * side..][..side];
+        let (r0, r1, r2, r3) = (at(0), at(1), at(2), at(3));
+        for (q, v) in line.iter_mut().enumerate() {
+            *v = g[0] * r0[q] + g[1] * r1[q] + g[2] * r2[q] + g[3] * r3[q];
         }
     }
 }
@@ -313,6 +356,70 @@ mod tests {
             for j in 0..n {
                 let want: f32 = (0..k).map(|t| a[i * k + t] * b[t * n + j]).sum();
                 assert_eq!(out[i * n + j], want, "({i},{j})");
+            }
+        }
+    }
+
+    /// The transposed conv + FIR of one channel equals the reference's definition of the
+    /// up-sampling conv (spec: stride-2 transposed conv, pad 1, then the 4×4 FIR).
+    #[test]
+    fn transposed_up_matches_the_reference_definition() {
+        use crate::cpu::layers::modulated_conv_up;
+        use crate::model::{ConvLayer, DenseLayer};
+        use crate::network::{AffineSpec, ConvSpec};
+        use crate::seeds::RandomState;
+        let (c_in, c_out, h) = (3, 2, 5);
+        let mut rng = RandomState::new(9);
+        let weight = rng.randn_f32(c_out * c_in * 9);
+        let x = rng.randn_f32(c_in * h * h);
+        let layer = ConvLayer {
+            spec: ConvSpec {
+                index: 1,
+                resolution: 2 * h,
+                c_in,
+                c_out,
+                up: true,
+                affine: AffineSpec {
+                    ws_index: 1,
+                    in_features: 0,
+                    out_features: c_in,
+                    weight_gain: 1.0,
+                    out_scale: 1.0,
+                },
+                clamp: None,
+            },
+            weight: weight.clone(),
+            bias: vec![0.0; c_out],
+            noise_strength: 0.0,
+            noise_const: vec![0.0; 4 * h * h],
+            affine: DenseLayer {
+                weight: vec![],
+                bias: vec![],
+                in_features: 0,
+                out_features: c_in,
+            },
+        };
+        let ones = vec![1.0; c_in.max(c_out)];
+        let want = modulated_conv_up(&layer, &x, &ones, &ones, h);
+        // Taps by hand: taps[o][tap][p] = Σ_i W[o, i, tap]·x[i, p].
+        let plane = h * h;
+        let mut scratch = Vec::new();
+        for o in 0..c_out {
+            let mut taps = vec![0f32; 9 * plane];
+            for tap in 0..9 {
+                for p in 0..plane {
+                    taps[tap * plane + p] = (0..c_in)
+                        .map(|i| weight[(o * c_in + i) * 9 + tap] * x[i * plane + p])
+                        .sum();
+                }
+            }
+            let mut got = vec![f32::NAN; 4 * plane];
+            transposed_up(&taps, h, &mut scratch, &mut got);
+            for (k, (g, w)) in got.iter().zip(&want[o * 4 * plane..]).enumerate() {
+                assert!(
+                    (g - w).abs() < 1e-5 * (1.0 + w.abs()),
+                    "o {o} pixel {k}: {g} vs {w}"
+                );
             }
         }
     }

@@ -17,6 +17,7 @@ use crate::noise::{NoiseMode, random_noise};
 use crate::truncation::{Truncation, broadcast, truncate};
 use rayon::prelude::*;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use weights::Prepared;
 
 /// Bytes of intermediate buffers one run may hold unless told otherwise (1 GiB).
@@ -48,6 +49,8 @@ pub struct NativeCpu {
     pool: rayon::ThreadPool,
     max_batch: usize,
     workspace: Mutex<Option<Workspace>>,
+    /// One output row of zeros: the noise of layers without noise.
+    zeros: Vec<f32>,
 }
 
 impl std::fmt::Debug for NativeCpu {
@@ -72,6 +75,8 @@ struct Layout {
     demod_len: usize,
     activation_len: usize,
     col_len: usize,
+    /// The transposed-conv taps of the widest up-sampling conv: `[9·c_out, h, h]`.
+    taps_len: usize,
     image_len: usize,
 }
 
@@ -97,9 +102,11 @@ impl Layout {
             demod_offsets.push(demod_len);
             demod_len += conv.c_out;
         }
-        let col_len = network
+        let col_len = network.convs().map(col_len).max().unwrap_or(0);
+        let taps_len = network
             .convs()
-            .map(|c| 9 * c.c_in * c.input_size() * c.input_size())
+            .filter(|c| c.up)
+            .map(|c| 9 * c.c_out * c.input_size() * c.input_size())
             .max()
             .unwrap_or(0);
         Layout {
@@ -110,18 +117,31 @@ impl Layout {
             demod_len,
             activation_len: network.largest_activation(),
             col_len,
+            taps_len,
             image_len: 3 * network.resolution * network.resolution,
         }
     }
 
-    /// Floats per design: styles, coefficients, two activations, the patches, the phase products
-    /// (at most one activation) and two images.
+    /// Floats per design: styles, coefficients, two activations, the patches, the transposed-conv
+    /// taps and two images.
     fn floats_per_design(&self) -> usize {
         self.style_len
             + self.demod_len
-            + 3 * self.activation_len
+            + 2 * self.activation_len
             + self.col_len
+            + self.taps_len
             + 2 * self.image_len
+    }
+}
+
+/// Floats of a conv's product input per design: the 3×3 patches of a same-resolution conv, the
+/// style-scaled input of an up-sampling conv.
+fn col_len(conv: &ConvSpec) -> usize {
+    let plane = conv.input_size() * conv.input_size();
+    if conv.up {
+        conv.c_in * plane
+    } else {
+        9 * conv.c_in * plane
     }
 }
 
@@ -132,8 +152,22 @@ struct Workspace {
     demod: Vec<f32>,
     acts: [Vec<f32>; 2],
     col: Vec<f32>,
-    phases: Vec<f32>,
+    taps: Vec<f32>,
     images: [Vec<f32>; 2],
+    /// Wall time of each stage of the last run, when profiling.
+    timings: Option<Vec<(String, Duration)>>,
+}
+
+/// Records the time since `clock` under `name` when profiling, and restarts the clock.
+fn lap(
+    timings: &mut Option<Vec<(String, Duration)>>,
+    clock: &mut Instant,
+    name: impl FnOnce() -> String,
+) {
+    if let Some(timings) = timings {
+        timings.push((name(), clock.elapsed()));
+        *clock = Instant::now();
+    }
 }
 
 impl Workspace {
@@ -145,8 +179,9 @@ impl Workspace {
             demod: buffer(layout.demod_len),
             acts: [buffer(layout.activation_len), buffer(layout.activation_len)],
             col: buffer(layout.col_len),
-            phases: buffer(layout.activation_len),
+            taps: buffer(layout.taps_len),
             images: [buffer(layout.image_len), buffer(layout.image_len)],
+            timings: None,
         }
     }
 }
@@ -163,6 +198,7 @@ impl NativeCpu {
             reason: e.to_string(),
         })?;
         let layout = Layout::new(model.network());
+        let zeros = vec![0.0; model.config().resolution];
         let per_design = 4 * layout.floats_per_design();
         let max_batch = (options.memory_budget / per_design.max(1)).max(1);
         Ok(NativeCpu {
@@ -172,6 +208,7 @@ impl NativeCpu {
             pool,
             max_batch,
             workspace: Mutex::new(None),
+            zeros,
         })
     }
 
@@ -181,6 +218,34 @@ impl NativeCpu {
             self.max_batch = self.max_batch.min(max_batch);
         }
         self
+    }
+
+    /// The GFLOP/s of this backend's matrix product (same crate, tiling and threads as the convs)
+    /// on a large square-ish problem, `[512, 4608] × [4608, 1024]` (a 512-channel 3×3 conv on
+    /// 32×32 pixels), repeated for about `seconds`: the ceiling the convs can approach.
+    pub fn matmul_ceiling(options: &CpuOptions, seconds: f64) -> Result<f64, BackendError> {
+        let (m, k, n) = (512, 4608, 1024);
+        let mut builder = rayon::ThreadPoolBuilder::new();
+        if let Some(threads) = options.threads {
+            builder = builder.num_threads(threads);
+        }
+        let pool = builder.build().map_err(|e| BackendError::ThreadPool {
+            threads: options.threads.unwrap_or(0),
+            reason: e.to_string(),
+        })?;
+        let lhs: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.1).collect();
+        let rhs: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.1).collect();
+        let mut out = vec![0f32; m * n];
+        let run = |out: &mut [f32]| pool.install(|| kernels::matmul(&lhs, m, k, &rhs, n, out));
+        run(&mut out);
+        let start = Instant::now();
+        let mut runs = 0;
+        while runs == 0 || start.elapsed().as_secs_f64() < seconds {
+            run(&mut out);
+            runs += 1;
+        }
+        let per_run = start.elapsed().as_secs_f64() / runs as f64;
+        Ok(2.0 * (m * k * n) as f64 / per_run / 1e9)
     }
 
     /// Worker threads in use.
@@ -239,6 +304,7 @@ impl NativeCpu {
         mut trace: Option<&mut Vec<Activation>>,
     ) {
         let Chunk { ws, count, first } = chunk;
+        let mut clock = Instant::now();
         let network = self.model.network();
         let layout = &self.layout;
         let per_ws = network.num_ws * network.w_dim;
@@ -292,6 +358,9 @@ impl NativeCpu {
                 }
             });
         let demod = &space.demod[..count * layout.demod_len];
+        lap(&mut space.timings, &mut clock, || {
+            "styles and demodulation".into()
+        });
         if let Some(trace) = trace.as_deref_mut() {
             for (slot, (name, len)) in network
                 .layers
@@ -328,7 +397,7 @@ impl NativeCpu {
         for (slot, layer) in network.layers.iter().enumerate() {
             match layer {
                 Layer::Conv(conv) => {
-                    self.conv(space, conv, count, noise, random.as_deref());
+                    self.conv(space, conv, count, noise, random.as_deref(), &mut clock);
                     if let Some(trace) = trace.as_deref_mut() {
                         let r = conv.resolution;
                         let output = &space.acts[conv.index % 2];
@@ -339,6 +408,7 @@ impl NativeCpu {
                 }
                 Layer::ToRgb(torgb) => {
                     self.torgb(space, torgb, slot, count);
+                    lap(&mut space.timings, &mut clock, || torgb.prefix());
                     if let Some(trace) = trace.as_deref_mut() {
                         let r = torgb.resolution;
                         let image = &space.images[torgb.block % 2];
@@ -363,13 +433,14 @@ impl NativeCpu {
         count: usize,
         noise: &NoiseMode,
         random: Option<&[Vec<Vec<f32>>]>,
+        clock: &mut Instant,
     ) {
         let layout = &self.layout;
         let weights = &self.weights.convs[conv.index];
         let layer = &self.model.convs()[conv.index];
         let h = conv.input_size();
         let (plane_in, r2) = (h * h, conv.resolution * conv.resolution);
-        let col_len = 9 * conv.c_in * plane_in;
+        let col_len = col_len(conv);
         let [act_a, act_b] = &mut space.acts;
         let (input, output) = if conv.index.is_multiple_of(2) {
             (&*act_b, act_a)
@@ -379,7 +450,8 @@ impl NativeCpu {
         let const_input = self.model.const_input();
         let styles = &space.styles;
         let style_offset = layout.conv_style_offsets[conv.index];
-        // Patches of every design, scaled by its style.
+        // The product's input of every design, scaled by its style: 3×3 patches, or for an
+        // up-sampling conv the input itself.
         space.col[..count * layout.col_len]
             .par_chunks_mut(layout.col_len)
             .enumerate()
@@ -390,30 +462,42 @@ impl NativeCpu {
                     &input[n * layout.activation_len..][..conv.c_in * plane_in]
                 };
                 let s = &styles[n * layout.style_len + style_offset..][..conv.c_in];
-                kernels::im2col(x, s, h, &mut col[..col_len]);
+                if conv.up {
+                    kernels::scale_channels(x, s, &mut col[..col_len]);
+                } else {
+                    kernels::im2col(x, s, h, &mut col[..col_len]);
+                }
             });
-        // One shared-weight product per design; then the epilogue.
-        let rows = if conv.up { 4 * conv.c_out } else { conv.c_out };
-        let product = if conv.up {
-            &mut space.phases
+        lap(&mut space.timings, clock, || {
+            format!("{} im2col", conv.prefix())
+        });
+        // One shared-weight product per design: the output of a same-resolution conv, or the nine
+        // taps of each output channel of the transposed conv.
+        let (rows, depth, product, stride) = if conv.up {
+            let taps = &mut space.taps[..count * layout.taps_len];
+            (9 * conv.c_out, conv.c_in, taps, layout.taps_len)
         } else {
-            &mut *output
+            let acts = &mut output[..count * layout.activation_len];
+            (conv.c_out, 9 * conv.c_in, acts, layout.activation_len)
         };
-        product[..count * layout.activation_len]
-            .par_chunks_mut(layout.activation_len)
+        product
+            .par_chunks_mut(stride)
             .zip(space.col.par_chunks(layout.col_len))
             .for_each(|(out, col)| {
                 kernels::matmul(
                     &weights.matrix,
                     rows,
-                    9 * conv.c_in,
+                    depth,
                     &col[..col_len],
                     plane_in,
                     &mut out[..rows * plane_in],
                 );
             });
+        lap(&mut space.timings, clock, || {
+            format!("{} product", conv.prefix())
+        });
         let demod = &space.demod;
-        let phases = &space.phases;
+        let taps = &space.taps;
         output[..count * layout.activation_len]
             .par_chunks_mut(layout.activation_len)
             .enumerate()
@@ -430,14 +514,23 @@ impl NativeCpu {
                     noise: map.map(|m| (m, layer.noise_strength)),
                     clamp: conv.clamp,
                 };
-                let y = &mut y[..conv.c_out * r2];
-                if conv.up {
-                    let p = &phases[n * layout.activation_len..][..conv.c_out * r2];
-                    epilogue.up(p, conv.c_out, h, y);
-                } else {
-                    epilogue.same(y, r2);
-                }
+                let zeros = &self.zeros[..];
+                let side = conv.resolution;
+                y[..conv.c_out * r2]
+                    .par_chunks_mut(r2)
+                    .enumerate()
+                    .for_each_init(Vec::new, |scratch, (o, plane)| {
+                        if conv.up {
+                            let channel_taps =
+                                &taps[n * layout.taps_len + o * 9 * plane_in..][..9 * plane_in];
+                            kernels::transposed_up(channel_taps, h, scratch, plane);
+                        }
+                        epilogue.channel(o, plane, side, zeros);
+                    });
             });
+        lap(&mut space.timings, clock, || {
+            format!("{} epilogue", conv.prefix())
+        });
     }
 
     fn torgb(&self, space: &mut Workspace, torgb: &ToRgbSpec, slot: usize, count: usize) {
@@ -472,6 +565,34 @@ impl NativeCpu {
                     &mut out[..3 * r2],
                 );
             });
+    }
+
+    /// Runs the synthesis of `batch` designs (at most [`Backend::max_batch`]) once with every stage
+    /// timed: per conv its im2col, product and epilogue; per toRGB the layer; the styles and
+    /// coefficients together.
+    fn profile(&self, ws: &[f32], batch: usize) -> Result<Vec<(String, Duration)>, BackendError> {
+        let batch = batch.clamp(1, self.max_batch);
+        let network = self.model.network();
+        input::check_ws(self.model.config(), ws, batch)?;
+        let mut guard = self
+            .workspace
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if guard.as_ref().is_none_or(|w| w.capacity < batch) {
+            *guard = None;
+            *guard = Some(Workspace::new(&self.layout, batch));
+        }
+        let space = guard.as_mut().expect("workspace was just ensured");
+        let mut images = vec![0f32; batch * self.layout.image_len];
+        let chunk = Chunk {
+            ws: &ws[..batch * network.num_ws * network.w_dim],
+            count: batch,
+            first: 0,
+        };
+        space.timings = Some(Vec::new());
+        self.pool
+            .install(|| self.run(space, chunk, &NoiseMode::Const, &mut images, None));
+        Ok(space.timings.take().unwrap_or_default())
     }
 
     fn synthesize_with(
@@ -617,5 +738,13 @@ impl Backend for NativeCpu {
         noise: &NoiseMode,
     ) -> Result<(Vec<f32>, Vec<Activation>), BackendError> {
         self.synthesize_with(ws, batch, noise, true)
+    }
+
+    fn profile_synthesis(
+        &self,
+        ws: &[f32],
+        batch: usize,
+    ) -> Result<Vec<(String, Duration)>, BackendError> {
+        self.profile(ws, batch)
     }
 }

@@ -1,14 +1,15 @@
 //! The conv weights in the forms the native kernels multiply by, prepared once per model: the raw
-//! 3×3 weights as a `[c_out, c_in·9]` matrix, the up-sampling conv's four phase kernels stacked into
-//! `[4·c_out, c_in·9]`, and the squared-weight sums of the demodulation.
+//! 3×3 weights as a `[c_out, c_in·9]` matrix, the up-sampling conv's weights as the
+//! `[c_out·9, c_in]` matrix of its transposed conv (one row per output channel and tap), and the
+//! squared-weight sums of the demodulation.
 
 use crate::model::Model;
-use crate::prepared::{phase_kernels, squared_sums};
+use crate::prepared::squared_sums;
 use rayon::prelude::*;
 
 /// One conv layer's prepared weights.
 pub struct ConvWeights {
-    /// Row-major product matrix (phase-major rows for up-sampling convs).
+    /// Row-major product matrix.
     pub matrix: Vec<f32>,
     /// `Wsq[o, i] = Σ_{a,b} W[o, i, a, b]²`.
     pub weight_sq: Vec<f32>,
@@ -27,7 +28,7 @@ impl Prepared {
             .map(|conv| {
                 let spec = &conv.spec;
                 let matrix = if spec.up {
-                    phase_kernels(&conv.weight, spec.c_out, spec.c_in).concat()
+                    transposed(&conv.weight, spec.c_out, spec.c_in)
                 } else {
                     conv.weight.clone()
                 };
@@ -39,4 +40,17 @@ impl Prepared {
             .collect();
         Prepared { convs }
     }
+}
+
+/// `[c_out, c_in, 3, 3]` → `[c_out·9, c_in]`: row `o·9 + tap` holds `W[o, ·, tap]`.
+fn transposed(weight: &[f32], c_out: usize, c_in: usize) -> Vec<f32> {
+    let mut out = vec![0f32; weight.len()];
+    for o in 0..c_out {
+        for i in 0..c_in {
+            for tap in 0..9 {
+                out[(o * 9 + tap) * c_in + i] = weight[(o * c_in + i) * 9 + tap];
+            }
+        }
+    }
+    out
 }
