@@ -33,6 +33,9 @@ enum Command {
         /// For a design PNG: where to write the re-created design (default: <stem>.rerun.png beside it).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// For a design PNG: replace the output file if it exists.
+        #[arg(long)]
+        force: bool,
         /// Override a parameter: NODE.PARAM=VALUE in RON syntax, e.g. mixed.style=0.8 or image.noise=none.
         #[arg(long = "set", value_name = "NODE.PARAM=VALUE")]
         overrides: Vec<Override>,
@@ -130,6 +133,7 @@ fn main() -> ExitCode {
         Command::Run {
             graph,
             out,
+            force,
             overrides,
             only,
             timings,
@@ -142,18 +146,18 @@ fn main() -> ExitCode {
                 verbose,
             };
             if !rerun::is_png(&graph) {
-                match out {
-                    Some(_) => Err(anyhow::anyhow!(
-                        "--out is for re-creating a design PNG; a graph's outputs are named in the graph"
+                match (out, force) {
+                    (Some(_), _) | (_, true) => Err(anyhow::anyhow!(
+                        "--out and --force are for re-creating a design PNG; a graph's outputs are named in the graph"
                     )),
-                    None => run::run(&graph, &overrides, &only, &options),
+                    (None, false) => run::run(&graph, &overrides, &only, &options),
                 }
             } else if !only.is_empty() {
                 Err(anyhow::anyhow!(
                     "--only does not apply to a design PNG; it re-creates exactly that design"
                 ))
             } else {
-                rerun::rerun(&graph, out.as_deref(), &overrides, &options)
+                rerun::rerun(&graph, out.as_deref(), force, &overrides, &options)
             }
         }
         Command::Recipe { design, graph } => rerun::show(&design, graph.as_deref()),

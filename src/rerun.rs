@@ -12,6 +12,7 @@ use drape_nodes::Recreate;
 use drape_nodes::recipe::{self, Embedded};
 
 use crate::run::{Options, execute};
+use drape_engine::printable;
 
 /// True when `path` names a PNG (a saved design) rather than a graph file.
 pub fn is_png(path: &Path) -> bool {
@@ -34,10 +35,12 @@ fn embedded_name(png: &Path, embedded: &Embedded) -> PathBuf {
     ))
 }
 
-/// `drape run design.png`: re-creates the design into `out` (default `<stem>.rerun.png`).
+/// `drape run design.png`: re-creates the design into `out` (default `<stem>.rerun.png`), which must
+/// not exist unless `force`.
 pub fn rerun(
     png: &Path,
     out: Option<&Path>,
+    force: bool,
     overrides: &[Override],
     options: &Options,
 ) -> anyhow::Result<ExitCode> {
@@ -56,6 +59,12 @@ pub fn rerun(
     if out == png || same(&out, png) {
         bail!(
             "--out {} is the design itself; drape never overwrites the source of a re-run",
+            out.display()
+        );
+    }
+    if out.exists() && !force {
+        bail!(
+            "{} exists; give --force to replace it, or --out NEW.png",
             out.display()
         );
     }
@@ -95,7 +104,7 @@ pub fn rerun(
     let Some(i) = graph.index_of(&recipe.node) else {
         bail!(
             "the recipe names output node \"{}\", which the embedded graph does not have",
-            recipe.node
+            printable(&recipe.node)
         );
     };
     if graph.nodes[i].op.name() != "save" {
@@ -110,7 +119,11 @@ pub fn rerun(
         index: recipe.index,
         out,
     }));
-    println!("re-creating {} ({})", png.display(), embedded.design);
+    println!(
+        "re-creating {} ({})",
+        png.display(),
+        printable(&embedded.design)
+    );
     execute(
         &graph,
         std::slice::from_ref(&recipe.node),
@@ -123,18 +136,24 @@ pub fn rerun(
 pub fn show(png: &Path, graph_out: Option<&Path>) -> anyhow::Result<ExitCode> {
     let embedded = recipe::read(png)?;
     let recipe = &embedded.recipe;
-    println!("design:  {}", embedded.design);
+    // Everything below came from a file someone may have shared: no control characters reach
+    // the terminal.
+    println!("design:  {}", printable(&embedded.design));
     println!(
         "graph:   {} (in {})",
-        recipe.graph_file.display(),
-        recipe.graph_folder(png).display()
+        printable(&recipe.graph_file.display().to_string()),
+        printable(&recipe.graph_folder(png).display().to_string())
     );
-    println!("output:  node \"{}\", item {}", recipe.node, recipe.index);
+    println!(
+        "output:  node \"{}\", item {}",
+        printable(&recipe.node),
+        recipe.index
+    );
     if let Some(digest) = &recipe.model_digest {
-        println!("model:   weights blake3 {digest}");
+        println!("model:   weights blake3 {}", printable(digest));
     }
     for o in &recipe.overrides {
-        println!("set:     {o}");
+        println!("set:     {}", printable(&o.to_string()));
     }
     println!("re-create it with: drape run {}", png.display());
     if let Some(target) = graph_out {
@@ -149,7 +168,7 @@ pub fn show(png: &Path, graph_out: Option<&Path>) -> anyhow::Result<ExitCode> {
         println!(
             "wrote {} (its relative paths, like the model's, were relative to {})",
             target.display(),
-            recipe.graph_folder(png).display()
+            printable(&recipe.graph_folder(png).display().to_string())
         );
     }
     Ok(ExitCode::SUCCESS)

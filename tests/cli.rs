@@ -53,6 +53,27 @@ fn run_writes_pngs_with_the_graph_embedded() {
 }
 
 #[test]
+fn a_parameter_set_twice_is_an_error() {
+    let out = drape(
+        &[
+            "check",
+            "tests/graphs/cache.ron",
+            "--set",
+            "w.truncation=0.5",
+            "--set",
+            "w.truncation=0.6",
+        ],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("--set gives w.truncation twice (first 0.5, then 0.6)"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn check_lists_every_problem_and_exits_1() {
     let out = drape(
         &[

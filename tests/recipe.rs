@@ -85,6 +85,49 @@ fn a_saved_design_re_creates_identical_pixels_without_touching_the_source() {
     assert_eq!(over.status.code(), Some(1));
     assert!(text(&over.stderr).contains("never overwrites"));
     assert_eq!(std::fs::read(&source).unwrap(), before);
+
+    // An existing output is kept unless --force says otherwise.
+    let rerun_bytes = std::fs::read(&rerun).unwrap();
+    let again = drape(&["run", "graphs/out/design-42.png"], dir.path());
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        text(&again.stderr).contains("design-42.rerun.png exists; give --force"),
+        "{}",
+        text(&again.stderr)
+    );
+    let taken = drape(
+        &["run", "graphs/out/design-123456.png", "--out", "again.png"],
+        dir.path(),
+    );
+    assert_eq!(taken.status.code(), Some(1), "--out to an existing file");
+    let forced = drape(&["run", "graphs/out/design-42.png", "--force"], dir.path());
+    assert!(forced.status.success(), "{}", text(&forced.stderr));
+    assert_eq!(std::fs::read(&rerun).unwrap(), rerun_bytes);
+}
+
+#[test]
+fn text_from_a_shared_png_cannot_drive_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = format!(
+        "drape-recipe 1\ngraph: graphs/g\u{1b}[2J.ron\ngraph-dir: {}\nnode: sa\u{1b}]0;owned\u{7}ve\nindex: 0\n",
+        dir.path().display()
+    );
+    write_png(
+        &dir.path().join("shared.png"),
+        &[
+            ("drape:recipe", &recipe),
+            ("drape:graph", "Graph(version: 1, nodes: {})"),
+            ("drape:design", "seed 1 \u{1b}[31mred"),
+        ],
+    );
+    let out = drape(&["recipe", "shared.png"], dir.path());
+    let shown = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("seed 1 \u{FFFD}[31mred"), "{shown}");
+    assert!(
+        !shown.contains('\u{1b}') && !shown.contains('\u{7}'),
+        "{shown}"
+    );
 }
 
 #[test]

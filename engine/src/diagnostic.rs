@@ -64,23 +64,42 @@ impl Diagnostic {
     }
 }
 
+/// `text` with every control character but newline and tab replaced by U+FFFD, so that text from a
+/// file (a graph, a PNG someone shared) cannot send escape sequences to the terminal. One character
+/// becomes one character, so column markers stay aligned.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(is_unprintable) {
+        text.chars()
+            .map(|c| if is_unprintable(c) { '\u{FFFD}' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    }
+}
+
+fn is_unprintable(c: char) -> bool {
+    c.is_control() && c != '\n' && c != '\t'
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let message = printable(&self.message);
         match &self.node {
-            Some(node) => writeln!(f, "error: node \"{node}\": {}", self.message)?,
-            None => writeln!(f, "error: {}", self.message)?,
+            Some(node) => writeln!(f, "error: node \"{}\": {message}", printable(node))?,
+            None => writeln!(f, "error: {message}")?,
         }
         let gutter = self.line.to_string().len();
         let pad = " ".repeat(gutter);
         writeln!(
             f,
             "{pad}--> {}:{}:{}",
-            self.file.display(),
+            printable(&self.file.display().to_string()),
             self.line,
             self.column
         )?;
         writeln!(f, "{pad} |")?;
-        writeln!(f, "{} | {}", self.line, self.source_line)?;
+        writeln!(f, "{} | {}", self.line, printable(&self.source_line))?;
         let indent: String = self
             .source_line
             .chars()
@@ -89,7 +108,7 @@ impl fmt::Display for Diagnostic {
             .collect();
         write!(f, "{pad} | {indent}{}", "^".repeat(self.width))?;
         if let Some(help) = &self.help {
-            write!(f, "\n{pad} = help: {help}")?;
+            write!(f, "\n{pad} = help: {}", printable(help))?;
         }
         Ok(())
     }
@@ -138,5 +157,18 @@ mod tests {
             d.to_string(),
             "error: unknown version 2\n --> g.ron:2:12\n  |\n2 |   version: 2,\n  |            ^\n  = help: use version: 1"
         );
+    }
+
+    #[test]
+    fn escape_sequences_never_reach_the_terminal() {
+        assert_eq!(printable("plain\ttext\n"), "plain\ttext\n");
+        assert_eq!(
+            printable("\u{1b}]0;title\u{7}x"),
+            "\u{FFFD}]0;title\u{FFFD}x"
+        );
+        let source = "    \"a\u{1b}[2J\": Map(z: \"b\"),";
+        let d = Diagnostic::at(Path::new("g.ron"), source, (5, 8), "bad");
+        let shown = d.to_string();
+        assert!(!shown.contains('\u{1b}'), "{shown}");
     }
 }

@@ -596,6 +596,22 @@ impl<'a> Loader<'a> {
             .filter(|(_, o)| o.node == id)
         {
             self.used_overrides.insert(i);
+            if let Some(first) = self.overrides[..i]
+                .iter()
+                .find(|earlier| earlier.node == o.node && earlier.param == o.param)
+            {
+                let first = first.value.clone();
+                self.override_error(
+                    i,
+                    format!(
+                        "--set gives {id}.{} twice (first {first}, then {})",
+                        o.param, o.value
+                    ),
+                )
+                .help = Some("give each parameter once".into());
+                ok = false;
+                continue;
+            }
             let Some(spec) = op.params().iter().find(|p| p.name == o.param) else {
                 let names: Vec<&str> = op.params().iter().map(|p| p.name).collect();
                 let hint = did_you_mean(&o.param, names.iter().copied())

@@ -52,10 +52,14 @@ pub fn read(path: &Path, key: Option<&str>) -> Result<Array, NodeError> {
     let io = |e: std::io::Error| file_error(path, format!("cannot read it: {e}"));
     match Format::of(path) {
         Some(Format::Npy) => {
-            let file = std::fs::File::open(path).map_err(io)?;
+            let mut file = std::fs::File::open(path).map_err(io)?;
+            let size = file.metadata().map_err(io)?.len();
+            check_header(path, &mut file, size)?;
+            file.rewind().map_err(io)?;
             read_array(
                 path,
                 NpyFile::new(std::io::BufReader::new(file)).map_err(io)?,
+                size,
             )
         }
         Some(Format::Npz) => {
@@ -76,31 +80,129 @@ pub fn read(path: &Path, key: Option<&str>) -> Result<Array, NodeError> {
                     .with_help("name the array to read with `key`"));
                 }
             };
+            let entry = npyz::npz::file_name_from_array_name(&name);
+            let size = match archive.zip_archive().by_name(&entry) {
+                Ok(mut file) => {
+                    let size = file.size();
+                    check_header(path, &mut file, size)?;
+                    size
+                }
+                Err(_) => 0,
+            };
             let Some(array) = archive.by_name(&name).map_err(io)? else {
                 return Err(file_error(
                     path,
                     format!("has no array `{name}`; it holds {}", names.join(", ")),
                 ));
             };
-            read_array(path, array)
+            read_array(path, array, size)
         }
         None => Err(file_error(path, "is not a .npy or .npz file")),
     }
 }
 
-fn read_array<R: Read>(path: &Path, array: NpyFile<R>) -> Result<Array, NodeError> {
+/// Reads the header of a `.npy` stream and checks that its shape's element count fits in 64 bits
+/// and in `available` bytes, before any numpy reader computes with it.
+fn check_header(path: &Path, reader: &mut impl Read, available: u64) -> Result<(), NodeError> {
+    let damaged = |what: &str| {
+        file_error(path, format!("is not a readable numpy array: {what}"))
+            .with_help("write it again with np.save or np.savez")
+    };
+    let mut start = [0u8; 12];
+    reader
+        .read_exact(&mut start[..8])
+        .map_err(|_| damaged("it ends inside the header"))?;
+    if &start[..6] != b"\x93NUMPY" {
+        return Err(damaged("it does not start with the numpy magic bytes"));
+    }
+    let len = match start[6] {
+        1 => {
+            reader
+                .read_exact(&mut start[8..10])
+                .map_err(|_| damaged("it ends inside the header"))?;
+            u16::from_le_bytes([start[8], start[9]]) as usize
+        }
+        2 | 3 => {
+            reader
+                .read_exact(&mut start[8..12])
+                .map_err(|_| damaged("it ends inside the header"))?;
+            u32::from_le_bytes([start[8], start[9], start[10], start[11]]) as usize
+        }
+        v => return Err(damaged(&format!("format version {v} is unknown"))),
+    };
+    if len > 1 << 20 {
+        return Err(damaged("its header is longer than 1 MiB"));
+    }
+    let mut header = vec![0u8; len];
+    reader
+        .read_exact(&mut header)
+        .map_err(|_| damaged("it ends inside the header"))?;
+    let header = String::from_utf8_lossy(&header);
+    let shape = parse_shape(&header).ok_or_else(|| damaged("its header has no readable shape"))?;
+    // The item size is checked once the dtype is known; one byte each is the least any dtype takes.
+    if checked_size(&shape, 1, available).is_none() {
+        return Err(too_large(path, &shape, available));
+    }
+    Ok(())
+}
+
+/// The `'shape': (a, b, …)` tuple of a numpy header; `None` when absent or not integers.
+fn parse_shape(header: &str) -> Option<Vec<u64>> {
+    let after = &header[header.find("'shape'")? + "'shape'".len()..];
+    let open = after.find('(')?;
+    let close = after[open..].find(')')? + open;
+    after[open + 1..close]
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|d| d.trim_end_matches('L').parse().ok())
+        .collect()
+}
+
+fn too_large(path: &Path, shape: &[u64], available: u64) -> NodeError {
+    let dims: Vec<String> = shape.iter().map(u64::to_string).collect();
+    file_error(
+        path,
+        format!(
+            "says its array has shape ({}), more than its {available} bytes can hold",
+            dims.join(", ")
+        ),
+    )
+    .with_help(
+        "the file is damaged or was not written by numpy; write it again with np.save or np.savez",
+    )
+}
+
+/// The number of elements of `shape` and their bytes at `item` bytes each, when they fit in
+/// `available` bytes (what the file really holds); `None` when the product overflows or exceeds it.
+fn checked_size(shape: &[u64], item: u64, available: u64) -> Option<usize> {
+    let count = shape.iter().try_fold(1u64, |n, &d| n.checked_mul(d))?;
+    let bytes = count.checked_mul(item)?;
+    (bytes <= available).then(|| usize::try_from(count).ok())?
+}
+
+/// Reads the whole array; `available` is the size of what holds it (the file, or the archive
+/// entry), which its header's shape must not exceed.
+fn read_array<R: Read>(path: &Path, array: NpyFile<R>, available: u64) -> Result<Array, NodeError> {
     let shape = array.shape().to_vec();
     if array.order() == Order::Fortran && shape.iter().filter(|&&d| d > 1).count() > 1 {
         return Err(file_error(path, "stores its array in Fortran order")
             .with_help("save a C-ordered array, e.g. np.save(path, np.ascontiguousarray(w))"));
     }
     let io = |e: std::io::Error| file_error(path, format!("cannot read its array: {e}"));
+    let item = match array.dtype() {
+        DType::Plain(t) => t.num_bytes().unwrap_or(0) as u64,
+        _ => 0,
+    };
+    let Some(count) = checked_size(&shape, item.max(1), available) else {
+        return Err(too_large(path, &shape, available));
+    };
     let data = match array.dtype() {
         DType::Plain(t) if t.type_char() == TypeChar::Float && t.size_field() == 4 => {
-            array.into_vec::<f32>().map_err(io)?
+            read_exactly::<f32, R>(array, count).map_err(io)?
         }
         DType::Plain(t) if t.type_char() == TypeChar::Float && t.size_field() == 8 => {
-            let wide = array.into_vec::<f64>().map_err(io)?;
+            let wide = read_exactly::<f64, R>(array, count).map_err(io)?;
             wide.into_iter().map(|v| v as f32).collect()
         }
         other => {
@@ -118,6 +220,27 @@ fn read_array<R: Read>(path: &Path, array: NpyFile<R>) -> Result<Array, NodeErro
         return Err(file_error(path, "holds NaN or infinite values"));
     }
     Ok(Array { shape, data })
+}
+
+/// Reads `count` values, reserving no more than that (the header's own count is not trusted).
+fn read_exactly<T: npyz::Deserialize, R: Read>(
+    array: NpyFile<R>,
+    count: usize,
+) -> std::io::Result<Vec<T>> {
+    let mut values = Vec::with_capacity(count);
+    let reader = array
+        .data::<T>()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
+    for value in reader.take(count) {
+        values.push(value?);
+    }
+    if values.len() < count {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("it ends after {} of its {count} values", values.len()),
+        ));
+    }
+    Ok(values)
 }
 
 /// The array as W+ for a model of `num_ws` × `w_dim`: [n, num_ws, w_dim] as is, [n, w_dim]
@@ -285,5 +408,49 @@ mod tests {
                 .message
                 .contains("cannot read it")
         );
+    }
+
+    /// A `.npy` of `header_shape` (float32, C order) followed by `data_bytes` bytes of data.
+    fn hostile_npy(
+        dir: &Path,
+        name: &str,
+        header_shape: &str,
+        data_bytes: usize,
+    ) -> std::path::PathBuf {
+        let dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {header_shape}, }}");
+        let mut header = dict.into_bytes();
+        while (10 + header.len() + 1) % 64 != 0 {
+            header.push(b' ');
+        }
+        header.push(b'\n');
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend((header.len() as u16).to_le_bytes());
+        bytes.extend(header);
+        bytes.extend(vec![0u8; data_bytes]);
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    #[test]
+    fn shapes_larger_than_the_file_are_refused_before_allocating() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, shape) in [
+            // 2^57 · 10 · 128 · 4 bytes wraps to 0 in 64 bits.
+            ("wraps.npy", "(144115188075855872, 10, 128)"),
+            ("overflows.npy", "(9223372036854775808, 10, 128)"),
+            ("too-long.npy", "(1000, 10, 128)"),
+        ] {
+            let path = hostile_npy(dir.path(), name, shape, 64);
+            let err = read(&path, None).unwrap_err().to_string();
+            assert!(err.contains(name), "{err}");
+            assert!(err.contains("more than its"), "{err}");
+        }
+        // A header that fits, with the data cut short, is an error too.
+        let short = hostile_npy(dir.path(), "short.npy", "(2, 4)", 16);
+        let err = read(&short, None).unwrap_err().to_string();
+        assert!(err.contains("short.npy"), "{err}");
+        let whole = hostile_npy(dir.path(), "whole.npy", "(2, 4)", 32);
+        assert_eq!(read(&whole, None).unwrap().data, vec![0.0; 8]);
     }
 }

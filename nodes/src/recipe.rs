@@ -146,6 +146,9 @@ impl Recipe {
     }
 }
 
+/// The most text one chunk of a design PNG may decompress to: graphs and recipes are a few KiB.
+pub const TEXT_LIMIT: usize = 1 << 20;
+
 /// Reads the graph, design and recipe a drape PNG carries.
 pub fn read(path: &Path) -> Result<Embedded, RecipeError> {
     let unreadable = |message: String| RecipeError::Unreadable {
@@ -162,11 +165,19 @@ pub fn read(path: &Path) -> Result<Embedded, RecipeError> {
             .utf8_text
             .iter()
             .find(|c| c.keyword == key)
-            .map(|c| c.get_text())
+            .map(|c| {
+                let mut chunk = c.clone();
+                chunk
+                    .decompress_text_with_limit(TEXT_LIMIT)
+                    .and_then(|()| chunk.get_text())
+            })
             .transpose()
             .map_err(|e| RecipeError::Damaged {
                 path: path.to_path_buf(),
-                message: format!("the `{key}` chunk cannot be decoded: {e}"),
+                message: format!(
+                    "the `{key}` chunk cannot be decoded (drape reads at most {} KiB of text per chunk): {e}",
+                    TEXT_LIMIT / 1024
+                ),
             })?
             .ok_or(RecipeError::Missing {
                 path: path.to_path_buf(),
@@ -209,5 +220,43 @@ mod tests {
         assert_eq!(Recipe::parse(&recipe.to_text()), Ok(recipe));
         assert!(Recipe::parse("drape-recipe 1\nnode: s\n").is_err());
         assert!(Recipe::parse("something else").is_err());
+    }
+
+    #[test]
+    fn text_chunks_decompress_to_at_most_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bomb.png");
+        let file = std::fs::File::create(&path).unwrap();
+        let mut encoder = png::Encoder::new(file, 1, 1);
+        encoder.set_color(png::ColorType::Rgb);
+        let recipe = Recipe {
+            graph_file: "g.ron".into(),
+            graph_dir: ".".into(),
+            node: "s".into(),
+            index: 0,
+            model_digest: None,
+            overrides: vec![],
+        };
+        encoder
+            .add_itxt_chunk(RECIPE_KEY.to_string(), recipe.to_text())
+            .unwrap();
+        encoder
+            .add_itxt_chunk(DESIGN_KEY.to_string(), "seed 1".into())
+            .unwrap();
+        let mut writer = encoder.write_header().unwrap();
+        // Two MiB of one letter compress to a few KiB.
+        let mut bomb = png::text_metadata::ITXtChunk::new(GRAPH_KEY, "a".repeat(2 << 20));
+        bomb.compressed = true;
+        bomb.compress_text().unwrap();
+        writer.write_text_chunk(&bomb).unwrap();
+        writer.write_image_data(&[0, 0, 0]).unwrap();
+        writer.finish().unwrap();
+        let size = std::fs::metadata(&path).unwrap().len();
+        assert!(
+            size < (TEXT_LIMIT as u64) / 4,
+            "the PNG is small ({size} bytes)"
+        );
+        let err = read(&path).unwrap_err().to_string();
+        assert!(err.contains("at most 1024 KiB"), "{err}");
     }
 }
