@@ -1,12 +1,16 @@
 //! The preview server, on 127.0.0.1 only: the page, its event stream (server-sent events carrying the
 //! snapshot as JSON on every update) and the images of the latest run, read from the run's own files.
-//! Plain HTTP/1.1 on a std listener: a thread per connection and one GET per connection, so no request
-//! ever queues behind a page's long-lived event stream or another page's idle connection.
+//! Plain HTTP/1.1 on a std listener: a thread per connection (at most [`MAX_CONNECTIONS`]) and one GET
+//! per connection, so no request ever queues behind a page's long-lived event stream or another
+//! page's idle connection. It answers only requests addressed to itself (the `Host` header names
+//! 127.0.0.1, localhost or [::1] with its port), so a page on another site cannot read it through a
+//! DNS-rebinding name.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use super::preview::Preview;
 
@@ -15,8 +19,11 @@ const PAGE: &str = include_str!("page.html");
 /// How often an idle event stream sends a comment, which also notices closed pages.
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
-/// How long a connection may take to send its request, or to take a response.
+/// How long a connection may take to send its whole request head, or to take a response.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections served at once; more are answered 503 and closed.
+const MAX_CONNECTIONS: usize = 64;
 
 /// The longest request head read.
 const MAX_REQUEST: u64 = 16 * 1024;
@@ -33,24 +40,65 @@ pub fn start(port: u16, preview: Arc<Preview>) -> anyhow::Result<SocketAddr> {
         }
     })?;
     let address = listener.local_addr()?;
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let preview = Arc::clone(&preview);
-            std::thread::spawn(move || serve(stream, &preview));
-        }
-    });
+    let open = Arc::new(AtomicUsize::new(0));
+    std::thread::Builder::new()
+        .name("preview-server".into())
+        .spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                if open.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+                    open.fetch_sub(1, Ordering::SeqCst);
+                    let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
+                    let _ = send(
+                        &mut stream,
+                        "503 Service Unavailable",
+                        "text/plain",
+                        "no-store",
+                        b"busy",
+                    );
+                    continue;
+                }
+                let (preview, done) = (Arc::clone(&preview), Arc::clone(&open));
+                let port = address.port();
+                let worker = std::thread::Builder::new().spawn(move || {
+                    serve(stream, &preview, port);
+                    done.fetch_sub(1, Ordering::SeqCst);
+                });
+                // A thread that cannot start drops its connection; the loop goes on.
+                if worker.is_err() {
+                    open.fetch_sub(1, Ordering::SeqCst);
+                }
+            }
+        })?;
     Ok(address)
 }
 
+/// Reads from a connection until a deadline for the whole request, however slowly it trickles in.
+struct Deadline<'a> {
+    stream: &'a TcpStream,
+    until: Instant,
+}
+
+impl Read for Deadline<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        (&mut &*self.stream).read(buf)
+    }
+}
+
 /// Answers one request; a page that went away mid-answer is not an error worth reporting.
-fn serve(mut stream: TcpStream, preview: &Preview) {
-    let timeouts = stream
-        .set_read_timeout(Some(IO_TIMEOUT))
-        .and_then(|()| stream.set_write_timeout(Some(IO_TIMEOUT)));
-    if timeouts.is_err() {
+fn serve(mut stream: TcpStream, preview: &Preview, port: u16) {
+    if stream.set_write_timeout(Some(IO_TIMEOUT)).is_err() {
         return;
     }
-    let path = match request_path(&mut BufReader::new((&stream).take(MAX_REQUEST))) {
+    let head = Deadline {
+        stream: &stream,
+        until: Instant::now() + IO_TIMEOUT,
+    };
+    let path = match request_path(&mut BufReader::new(head.take(MAX_REQUEST)), port) {
         Ok(path) => path,
         Err(status) => {
             let _ = send(
@@ -60,6 +108,11 @@ fn serve(mut stream: TcpStream, preview: &Preview) {
                 "no-store",
                 status.as_bytes(),
             );
+            // Close gently: unread request bytes would otherwise turn the close into a reset that
+            // can overtake the answer.
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+            let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+            let _ = std::io::copy(&mut (&stream).take(1 << 20), &mut std::io::sink());
             return;
         }
     };
@@ -92,22 +145,44 @@ fn serve(mut stream: TcpStream, preview: &Preview) {
     };
 }
 
-/// The path of a GET request (query dropped), or the status line to refuse it with.
-fn request_path(reader: &mut impl BufRead) -> Result<String, &'static str> {
+/// The path of a GET request (query dropped), or the status line to refuse it with: only GETs
+/// whose `Host` is this server (`127.0.0.1`, `localhost` or `[::1]` with `port`) are answered, and
+/// heads longer than [`MAX_REQUEST`] or slower than [`IO_TIMEOUT`] are refused.
+fn request_path(reader: &mut impl BufRead, port: u16) -> Result<String, &'static str> {
+    let read_line = |reader: &mut dyn BufRead, line: &mut String| match reader.read_line(line) {
+        Ok(_) if !line.ends_with('\n') && !line.is_empty() => Err(()),
+        Ok(n) => Ok(n),
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Err(()),
+        Err(_) => Ok(0),
+    };
     let mut line = String::new();
-    reader.read_line(&mut line).map_err(|_| "400 Bad Request")?;
+    match read_line(reader, &mut line) {
+        Err(()) => return Err("414 URI Too Long"),
+        Ok(0) => return Err("400 Bad Request"),
+        Ok(_) => {}
+    }
     let mut parts = line.split_whitespace();
     let (method, target) = (parts.next(), parts.next());
-    // The headers carry nothing this server needs; read past them.
-    let mut header = String::new();
-    while reader
-        .read_line(&mut header)
-        .map_err(|_| "400 Bad Request")?
-        > 2
-    {
-        header.clear();
+    let mut host = None;
+    loop {
+        let mut header = String::new();
+        match read_line(reader, &mut header) {
+            Err(()) => return Err("431 Request Header Fields Too Large"),
+            Ok(0) => return Err("400 Bad Request"),
+            Ok(_) if header.trim().is_empty() => break,
+            Ok(_) => {}
+        }
+        if let Some((name, value)) = header.split_once(':')
+            && name.trim().eq_ignore_ascii_case("host")
+        {
+            host = Some(value.trim().to_ascii_lowercase());
+        }
     }
+    let ours = ["127.0.0.1", "localhost", "[::1]"].map(|h| format!("{h}:{port}"));
     match (method, target) {
+        (Some(_), Some(_)) if !host.as_ref().is_some_and(|h| ours.contains(h)) => {
+            Err("403 Forbidden")
+        }
         (Some("GET"), Some(target)) => Ok(target.split('?').next().unwrap_or("").to_string()),
         (Some(_), Some(_)) => Err("405 Method Not Allowed"),
         _ => Err("400 Bad Request"),
@@ -167,14 +242,79 @@ mod tests {
 
     #[test]
     fn reads_the_path_of_a_get_and_refuses_other_requests() {
-        let get = "GET /image/3/1?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: */*\r\n\r\n";
-        assert_eq!(request_path(&mut get.as_bytes()), Ok("/image/3/1".into()));
-        let post = "POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n";
+        let get = "GET /image/3/1?x=1 HTTP/1.1\r\nHost: 127.0.0.1:7860\r\nAccept: */*\r\n\r\n";
         assert_eq!(
-            request_path(&mut post.as_bytes()),
+            request_path(&mut get.as_bytes(), 7860),
+            Ok("/image/3/1".into())
+        );
+        for host in ["localhost:7860", "[::1]:7860", "LOCALHOST:7860"] {
+            let get = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+            assert_eq!(
+                request_path(&mut get.as_bytes(), 7860),
+                Ok("/".into()),
+                "{host}"
+            );
+        }
+        let post = "POST / HTTP/1.1\r\nHost: 127.0.0.1:7860\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(
+            request_path(&mut post.as_bytes(), 7860),
             Err("405 Method Not Allowed")
         );
-        assert_eq!(request_path(&mut "\r\n".as_bytes()), Err("400 Bad Request"));
-        assert_eq!(request_path(&mut "".as_bytes()), Err("400 Bad Request"));
+        assert_eq!(
+            request_path(&mut "\r\n".as_bytes(), 7860),
+            Err("400 Bad Request")
+        );
+        assert_eq!(
+            request_path(&mut "".as_bytes(), 7860),
+            Err("400 Bad Request")
+        );
+    }
+
+    #[test]
+    fn only_requests_addressed_to_this_server_are_answered() {
+        for host in [
+            "Host: attacker.example:7860\r\n",
+            "Host: 127.0.0.1:9999\r\n",
+            "Host: 127.0.0.1\r\n",
+            "",
+        ] {
+            let get = format!("GET /state HTTP/1.1\r\n{host}\r\n");
+            assert_eq!(
+                request_path(&mut get.as_bytes(), 7860),
+                Err("403 Forbidden"),
+                "{host:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn over_long_and_slow_requests_get_a_status_not_a_reset() {
+        let preview = Arc::new(Preview::default());
+        let address = start(0, preview).unwrap();
+        let ask = |request: &[u8]| {
+            let mut stream = TcpStream::connect(address).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(20)))
+                .unwrap();
+            let _ = stream.write_all(request);
+            let mut answer = String::new();
+            let _ = stream.read_to_string(&mut answer);
+            answer
+        };
+        let long_target = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(20_000));
+        assert!(ask(long_target.as_bytes()).starts_with("HTTP/1.1 414"));
+        let long_head = format!(
+            "GET / HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nX: {}\r\n\r\n",
+            address.port(),
+            "b".repeat(20_000)
+        );
+        assert!(ask(long_head.as_bytes()).starts_with("HTTP/1.1 431"));
+        let rebinding = "GET /state HTTP/1.1\r\nHost: attacker.example\r\n\r\n";
+        assert!(ask(rebinding.as_bytes()).starts_with("HTTP/1.1 403"));
+        let good = format!(
+            "GET /state HTTP/1.1\r\nHost: localhost:{}\r\n\r\n",
+            address.port()
+        );
+        assert!(ask(good.as_bytes()).starts_with("HTTP/1.1 200"));
     }
 }
