@@ -149,28 +149,28 @@ fn serve(mut stream: TcpStream, preview: &Preview, port: u16) {
 /// whose `Host` is this server (`127.0.0.1`, `localhost` or `[::1]` with `port`) are answered, and
 /// heads longer than [`MAX_REQUEST`] or slower than [`IO_TIMEOUT`] are refused.
 fn request_path(reader: &mut impl BufRead, port: u16) -> Result<String, &'static str> {
-    let read_line = |reader: &mut dyn BufRead, line: &mut String| match reader.read_line(line) {
-        Ok(_) if !line.ends_with('\n') && !line.is_empty() => Err(()),
-        Ok(n) => Ok(n),
-        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Err(()),
-        Err(_) => Ok(0),
-    };
+    // A line that does not end within the size limit is too long; one that does not arrive before
+    // the deadline is too slow.
+    let read_line =
+        |reader: &mut dyn BufRead, line: &mut String, too_long: &'static str| match reader
+            .read_line(line)
+        {
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Err("408 Request Timeout"),
+            Err(_) => Err("400 Bad Request"),
+            Ok(0) => Err("400 Bad Request"),
+            Ok(_) if !line.ends_with('\n') => Err(too_long),
+            Ok(n) => Ok(n),
+        };
     let mut line = String::new();
-    match read_line(reader, &mut line) {
-        Err(()) => return Err("414 URI Too Long"),
-        Ok(0) => return Err("400 Bad Request"),
-        Ok(_) => {}
-    }
+    read_line(reader, &mut line, "414 URI Too Long")?;
     let mut parts = line.split_whitespace();
     let (method, target) = (parts.next(), parts.next());
     let mut host = None;
     loop {
         let mut header = String::new();
-        match read_line(reader, &mut header) {
-            Err(()) => return Err("431 Request Header Fields Too Large"),
-            Ok(0) => return Err("400 Bad Request"),
-            Ok(_) if header.trim().is_empty() => break,
-            Ok(_) => {}
+        read_line(reader, &mut header, "431 Request Header Fields Too Large")?;
+        if header.trim().is_empty() {
+            break;
         }
         if let Some((name, value)) = header.split_once(':')
             && name.trim().eq_ignore_ascii_case("host")
