@@ -1,10 +1,59 @@
 //! Atomic file output, shared by every writer in drape: write into a temporary file beside the target,
 //! then rename it into place, so a reader never sees a half-written file and a failed write leaves the
-//! old file untouched.
+//! old file untouched. Temporary files a killed run left behind are removed the next time drape
+//! writes into their folder.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+/// Prefix and suffix of drape's temporary files (`.drape-XXXXXX.png.tmp`).
+const TEMP_PREFIX: &str = ".drape-";
+const TEMP_SUFFIX: &str = ".tmp";
+
+/// A temporary file of drape's naming untouched for this long belongs to no running write.
+const STALE_AFTER: Duration = Duration::from_secs(60);
+
+/// Folders already cleaned by this process.
+static CLEANED: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
+
+/// Removes drape's own temporary files older than [`STALE_AFTER`] from `dir`, once per process and
+/// folder. Other files are never touched; failures are ignored (cleaning is a courtesy).
+fn remove_stale_temporaries(dir: &Path) {
+    let mut cleaned = CLEANED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !cleaned
+        .get_or_insert_with(HashSet::new)
+        .insert(dir.to_path_buf())
+    {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let now = SystemTime::now();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX)) {
+            continue;
+        }
+        let stale = entry
+            .metadata()
+            .ok()
+            .filter(|m| m.is_file())
+            .and_then(|m| m.modified().ok())
+            .and_then(|modified| now.duration_since(modified).ok())
+            .is_some_and(|age| age > STALE_AFTER);
+        if stale {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
 
 /// Writes `path` through `fill`, atomically, creating its folder when needed. The file gets ordinary
 /// permissions (the umask applies), not the private ones of a temporary file.
@@ -17,12 +66,13 @@ pub fn write_atomically(
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
+    remove_stale_temporaries(dir);
     let suffix = format!(
-        ".{}.tmp",
+        ".{}{TEMP_SUFFIX}",
         path.extension().and_then(|e| e.to_str()).unwrap_or("out")
     );
     let mut builder = tempfile::Builder::new();
-    builder.prefix(".drape-").suffix(&suffix);
+    builder.prefix(TEMP_PREFIX).suffix(&suffix);
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
     let mut file = builder.tempfile_in(dir)?;
@@ -63,5 +113,27 @@ mod tests {
             1,
             "no temporary file is left behind"
         );
+    }
+
+    #[test]
+    fn temporaries_a_killed_run_left_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = SystemTime::now() - Duration::from_secs(3600);
+        let make = |name: &str, modified: SystemTime| {
+            let path = dir.path().join(name);
+            let file = File::create(&path).unwrap();
+            file.set_modified(modified).unwrap();
+            path
+        };
+        let stale = make(".drape-abc123.png.tmp", old);
+        let in_flight = make(".drape-def456.png.tmp", SystemTime::now());
+        let someone_elses = make("notes.tmp", old);
+        write_atomically(&dir.path().join("out.png"), |f| f.write_all(b"x")).unwrap();
+        assert!(!stale.exists(), "a stale temporary is removed");
+        assert!(
+            in_flight.exists(),
+            "a recent one may belong to a running write"
+        );
+        assert!(someone_elses.exists(), "only drape's own naming is touched");
     }
 }
