@@ -125,6 +125,24 @@ fn a_truncated_file() {
 }
 
 #[test]
+fn a_file_padded_to_gigabytes_is_refused_from_its_header() {
+    let (dir, _) = saved(StorageType::F32);
+    let path = dir.path().join(WEIGHTS_FILE);
+    // 3 GiB: sparse on disk, so the test writes almost nothing; reading it would take gigabytes.
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_len(3 << 30).unwrap();
+    let (err, text) = load_err(dir.path());
+    assert!(matches!(err, ModelError::Corrupt { .. }), "{err}");
+    assert!(text.contains("holds 3221225472 bytes"), "{text}");
+    // A header length beyond the file is caught before reading it too.
+    let mut bytes = vec![0u8; 64];
+    bytes[..8].copy_from_slice(&(1u64 << 40).to_le_bytes());
+    std::fs::write(&path, &bytes).unwrap();
+    let (_, text) = load_err(dir.path());
+    assert!(text.contains("header claims 1099511627776 bytes"), "{text}");
+}
+
+#[test]
 fn a_corrupt_header() {
     let (dir, _) = saved(StorageType::F32);
     let path = dir.path().join(WEIGHTS_FILE);

@@ -4,6 +4,7 @@ use super::{Model, ModelError, TensorSpec, tensor_specs};
 use crate::config::ModelConfig;
 use safetensors::{Dtype, SafeTensors};
 use std::collections::{HashMap, HashSet};
+use std::io::Read;
 use std::path::Path;
 
 /// The `format` metadata value of a drape generator file.
@@ -11,7 +12,58 @@ pub const FORMAT: &str = "drape-stylegan2";
 /// The only `format_version` this crate reads.
 pub const FORMAT_VERSION: &str = "1";
 
+/// Largest header accepted (the safetensors crate's own limit).
+const MAX_HEADER: u64 = 100_000_000;
+
+/// Checks, from the header alone, that the file holds exactly the tensor data its header describes,
+/// so a damaged or padded file is refused before gigabytes are read.
+fn check_size_from_header(path: &Path) -> Result<(), ModelError> {
+    let io = |source| ModelError::Io {
+        path: path.into(),
+        source,
+    };
+    let corrupt = |reason: String| ModelError::Corrupt {
+        path: path.into(),
+        reason,
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    let mut size = [0u8; 8];
+    file.read_exact(&mut size).map_err(|_| {
+        corrupt(format!(
+            "it holds {len} bytes, too few for a safetensors header"
+        ))
+    })?;
+    let n = u64::from_le_bytes(size);
+    if n > MAX_HEADER || n.checked_add(8).is_none_or(|end| end > len) {
+        return Err(corrupt(format!(
+            "its header claims {n} bytes, but the file holds {len} bytes in all"
+        )));
+    }
+    let mut header = vec![0u8; n as usize];
+    file.read_exact(&mut header).map_err(io)?;
+    let header: serde_json::Value = serde_json::from_slice(&header)
+        .map_err(|e| corrupt(format!("its header is not valid JSON: {e}")))?;
+    let data_end = header
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(name, _)| *name != "__metadata__")
+        .filter_map(|(_, info)| info.get("data_offsets")?.get(1)?.as_u64())
+        .max()
+        .unwrap_or(0);
+    if 8 + n + data_end != len {
+        return Err(corrupt(format!(
+            "its header describes {data_end} bytes of tensor data after {} header bytes, but the file \
+             holds {len} bytes; it is truncated, padded or damaged",
+            8 + n
+        )));
+    }
+    Ok(())
+}
+
 pub(super) fn load(path: &Path) -> Result<Model, ModelError> {
+    check_size_from_header(path)?;
     let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
         path: path.into(),
         source,
