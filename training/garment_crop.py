@@ -46,6 +46,33 @@ def place_on_axis(centre: float, side: float, length: float) -> float:
     return float(np.clip(centre, side / 2, length - side / 2))
 
 
+@dataclass(frozen=True)
+class BorderContrast:
+    """The background colour estimated from the image border, every pixel's colour distance to it, the distance
+    above which a pixel counts as garment, and the border band the estimate came from."""
+
+    background: np.ndarray
+    distance: np.ndarray
+    threshold: float
+    border: np.ndarray
+
+    @property
+    def garment(self) -> np.ndarray:
+        return self.distance > self.threshold
+
+
+def border_contrast(pixels: np.ndarray) -> BorderContrast:
+    """Border-contrast analysis of float RGB pixels [rows, cols, 3]."""
+    rows, cols = pixels.shape[:2]
+    band = max(1, round(BORDER_FRACTION * max(rows, cols)))
+    border = np.ones((rows, cols), dtype=bool)
+    border[band:-band, band:-band] = False
+    background = np.median(pixels[border], axis=0)
+    distance = np.linalg.norm(pixels - background, axis=2)
+    threshold = max(MIN_THRESHOLD, float(np.percentile(distance[border], 90)))
+    return BorderContrast(background, distance, threshold, border)
+
+
 def find_garment_square(image: Image.Image) -> Square:
     """The square around the garment, in the coordinates of `image`."""
     width, height = image.size
@@ -54,12 +81,8 @@ def find_garment_square(image: Image.Image) -> Square:
     pixels = np.asarray(small, dtype=np.float32)
     rows, cols = pixels.shape[:2]
 
-    band = max(1, round(BORDER_FRACTION * max(rows, cols)))
-    border = np.ones((rows, cols), dtype=bool)
-    border[band:-band, band:-band] = False
-    background = np.median(pixels[border], axis=0)
-    distance = np.linalg.norm(pixels - background, axis=2)
-    threshold = max(MIN_THRESHOLD, float(np.percentile(distance[border], 90)))
+    contrast = border_contrast(pixels)
+    background, distance, threshold = contrast.background, contrast.distance, contrast.threshold
 
     y, x = np.mgrid[0:rows, 0:cols].astype(np.float32)
     prior = np.exp(-0.5 * (((y - rows / 2) / (CENTRE_SIGMA * rows)) ** 2 + ((x - cols / 2) / (CENTRE_SIGMA * cols)) ** 2))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.prepare import garment_photos, prepare_images
+from training.prepare import garment_photos, prepare_images_checked
 
 HELD_OUT_FRACTION = 0.15
 SPLIT_SEED = 2024
@@ -61,19 +61,24 @@ def garment_labels(dataset: Path, paths: list[Path]) -> list[str]:
 
 
 def load_labelled_photos(dataset: Path, resolution: int, cache_dir: Path, limit: int | None = None,
-                         workers: int = 1) -> tuple[np.ndarray, list[str]]:
-    """The garment photos prepared at `resolution` (as training prepares them) and their labels, cached as .npz."""
+                         workers: int = 1, background: str = "photo") -> tuple[np.ndarray, list[str]]:
+    """The garment photos prepared at `resolution` (as training prepares them, with the photo's own background or
+    a plain one; photos that preparation drops are left out) and their labels, cached as .npz."""
     paths = garment_photos(dataset)[:limit]
-    labels = garment_labels(dataset, paths)
     suffix = "" if limit is None else f"-first{limit}"
+    suffix += "" if background == "photo" else f"-{background}"
     cache = cache_dir / f"{dataset.name}-{resolution}{suffix}-labelled.npz"
+    all_ids = [path.stem for path in paths]
     if cache.exists():
         with np.load(cache) as stored:
-            if list(stored["ids"]) == [path.stem for path in paths]:
-                return stored["images"], labels
-    images = prepare_images(paths, resolution, workers)
-    save_npz(cache, images=images, ids=np.array([path.stem for path in paths]))
-    return images, labels
+            listed = list(stored["all_ids"]) if "all_ids" in stored else list(stored["ids"])
+            if listed == all_ids:
+                kept = [dataset / "images" / f"{image_id}.jpg" for image_id in stored["ids"]]
+                return stored["images"], garment_labels(dataset, kept)
+    images, checks = prepare_images_checked(paths, resolution, workers, background)
+    kept = [path for path, check in zip(paths, checks, strict=True) if check is None or check.plausible]
+    save_npz(cache, images=images, ids=np.array([path.stem for path in kept]), all_ids=np.array(all_ids))
+    return images, garment_labels(dataset, kept)
 
 
 def save_npz(path: Path, **arrays: np.ndarray) -> None:
@@ -115,9 +120,10 @@ def stratified_split(labels: np.ndarray, held_out_fraction: float = HELD_OUT_FRA
 
 
 def labelled_images(dataset: Path, resolution: int, cache_dir: Path, limit: int | None = None,
-                    min_class_images: int = MIN_CLASS_IMAGES, workers: int = 1) -> LabelledImages:
+                    min_class_images: int = MIN_CLASS_IMAGES, workers: int = 1,
+                    background: str = "photo") -> LabelledImages:
     """The prepared, labelled and split photos of `dataset` at `resolution`."""
-    images, labels = load_labelled_photos(dataset, resolution, cache_dir, limit, workers)
+    images, labels = load_labelled_photos(dataset, resolution, cache_dir, limit, workers, background)
     class_names, merged = class_names_after_merging(labels, min_class_images)
     indices = class_indices(labels, class_names)
     return LabelledImages(images, indices, class_names, stratified_split(indices), merged)

@@ -32,7 +32,7 @@ from training.image_data import DEFAULT_CACHE_DIR
 from training.images import to_uint8
 from training.labelled_data import HELD_OUT_FRACTION, MIN_CLASS_IMAGES, SPLIT_SEED, LabelledImages, labelled_images
 from training.model_format import load_generator
-from training.prepare import DEFAULT_DATASET
+from training.prepare import BACKGROUNDS, DEFAULT_DATASET
 from training.seeds import z_from_seeds
 
 TRUNCATIONS = (1.0, 0.7)
@@ -96,13 +96,14 @@ def generated_report(model: GarmentClassifier, images: np.ndarray, truncation_ps
 
 
 def measure(model_path: Path, samples: int, resolution: int | None, dataset: Path, cache_dir: Path,
-            limit: int | None, min_class_images: int, settings: TrainSettings, workers: int) -> dict:
+            limit: int | None, min_class_images: int, settings: TrainSettings, workers: int,
+            background: str = "photo") -> dict:
     """Runs everything and returns the report (the JSON file's content)."""
     generator = load_generator(model_path)
     model_resolution = generator.config.img_resolution
     resolution = resolution or model_resolution
-    log(f"preparing labelled photos at {resolution} px")
-    data = labelled_images(dataset, resolution, cache_dir, limit, min_class_images, workers)
+    log(f"preparing labelled photos at {resolution} px ({background} background)")
+    data = labelled_images(dataset, resolution, cache_dir, limit, min_class_images, workers, background)
     model, weights = cached_classifier(cache_dir, data.train_images, data.train_labels, data.class_names,
                                        data.fingerprint(), settings, log)
     classifier, held_out_features, held_out_probabilities = classifier_report(model, data, weights, settings)
@@ -123,6 +124,7 @@ def measure(model_path: Path, samples: int, resolution: int | None, dataset: Pat
         "confidence_threshold": CONFIDENCE_THRESHOLD,
         "data": {
             "dataset": dataset.name,
+            "background": background,
             "images": len(data.images),
             "train": int((~data.held_out).sum()),
             "held_out": int(data.held_out.sum()),
@@ -158,7 +160,8 @@ def markdown_report(report: dict) -> str:
     data = report["data"]
     lines = [
         f"Measured with `python -m training.metrics` at {report['resolution']} px: {report['samples']} generated "
-        f"images (seeds {report['seeds']}, constant noise) against {data['held_out']} held-out photos. Features are "
+        f"images (seeds {report['seeds']}, constant noise) against {data['held_out']} held-out photos"
+        f"{' cut out onto a plain background' if data.get('background') == 'plain' else ''}. Features are "
         f"the penultimate layer of a small classifier trained on {data['train']} photos (held-out top-1 accuracy "
         f"{percent(classifier['held_out_accuracy'])}, {len(data['classes'])} classes).",
         "",
@@ -209,6 +212,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=TrainSettings.epochs, help="classifier training epochs")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="photo preparation processes")
+    parser.add_argument("--background", choices=BACKGROUNDS, default="photo",
+                        help="prepare the real photos with their own background or a plain one (training.prepare)")
     args = parser.parse_args(argv)
     if args.samples < 2:
         parser.error("--samples must be at least 2")
@@ -223,7 +228,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_flush_denormal(True)
     start = time.perf_counter()
     report = measure(args.model, args.samples, args.resolution, args.dataset, args.cache_dir, args.limit,
-                     args.min_class_images, TrainSettings(epochs=args.epochs), args.workers)
+                     args.min_class_images, TrainSettings(epochs=args.epochs), args.workers, args.background)
     report["wall_seconds"] = round(time.perf_counter() - start, 1)
     out = args.out or (args.model if args.model.is_dir() else args.model.parent) / "metrics.json"
     write_json(report, out)
