@@ -204,6 +204,7 @@ class Trainer:
         self.images_seen = 0
         self.sample_z = torch.from_numpy(z_from_seeds(list(range(SAMPLE_SEEDS)), options.network.z_dim))
         self.d_warmup_left = 0
+        self.d_warmup_losses: list[float] = []
         if checkpoint is not None:
             self.load_state(checkpoint)
         elif options.init_from is not None and is_model(options.init_from):
@@ -334,6 +335,8 @@ class Trainer:
             "sampler": self.sampler.state_dict(),
             "dataset_size": len(self.sampler.images),
             "rng": rng_states(),
+            "d_warmup_left": self.d_warmup_left,
+            "d_warmup_losses": list(self.d_warmup_losses),
         }
 
     def load_state(self, state: dict) -> None:
@@ -346,6 +349,8 @@ class Trainer:
         self.opt_D.load_state_dict(state["opt_D"])
         self.sampler.load_state_dict(state["sampler"])
         restore_rng_states(state["rng"])
+        self.d_warmup_left = state.get("d_warmup_left", 0)
+        self.d_warmup_losses = list(state.get("d_warmup_losses", []))
 
     @torch.no_grad()
     def save_samples(self) -> Path:
@@ -372,20 +377,21 @@ class Trainer:
     def run(self) -> None:
         options = self.options
         window_seconds, window_steps = 0.0, 0
-        recent: list[float] = []
         while self.d_warmup_left > 0:
             start = time.perf_counter()
             stats = self.discriminator_warmup_step()
-            recent = (recent + [stats["loss_d"]])[-WARMUP_WINDOW:]
-            mean_loss = sum(recent) / len(recent)
+            self.d_warmup_losses = (self.d_warmup_losses + [stats["loss_d"]])[-WARMUP_WINDOW:]
+            mean_loss = sum(self.d_warmup_losses) / len(self.d_warmup_losses)
             if self.d_warmup_left % options.log_every == 0:
                 print(f"discriminator warm-up: {self.d_warmup_left} steps left, mean loss_d {mean_loss:.4g}, "
                       + " ".join(f"{k}={v:.4g}" for k, v in stats.items())
                       + f" sec_per_step={time.perf_counter() - start:.3g}", flush=True)
-            if (options.d_warmup_loss is not None and len(recent) == WARMUP_WINDOW
+            if (options.d_warmup_loss is not None and len(self.d_warmup_losses) == WARMUP_WINDOW
                     and mean_loss < options.d_warmup_loss):
                 print(f"discriminator warm-up done: mean loss_d {mean_loss:.4g} over {WARMUP_WINDOW} steps", flush=True)
                 self.d_warmup_left = 0
+            if self.d_warmup_left > 0 and self.d_warmup_left % options.checkpoint_every == 0:
+                save_checkpoint(self.state_dict(), options.run_dir / CHECKPOINT_FILE)
         while self.step < options.steps:
             start = time.perf_counter()
             stats = self.train_step()

@@ -183,3 +183,34 @@ def test_discriminator_warmup_ends_early_once_its_loss_is_low(tmp_path, capsys):
     trainer.run()
     assert len(calls) == 20 and trainer.d_warmup_left == 0 and trainer.step == 2
     assert "discriminator warm-up done" in capsys.readouterr().out
+
+
+def test_a_run_interrupted_in_the_discriminator_warmup_resumes_exactly(tmp_path):
+    Trainer(tiny_options(tmp_path, "first", steps=1, export=tmp_path / "model")).run()
+    options = dict(steps=3, init_from=tmp_path / "model", d_warmup=4, d_warmup_loss=0.0, checkpoint_every=2)
+    Trainer(tiny_options(tmp_path, "straight", **options)).run()
+    interrupted = Trainer(tiny_options(tmp_path, "resumed", **options))
+    step = interrupted.discriminator_warmup_step
+    calls = []
+
+    def warmup_step_then_stop():
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return step()
+
+    interrupted.discriminator_warmup_step = warmup_step_then_stop
+    try:
+        interrupted.run()
+    except KeyboardInterrupt:
+        pass
+    saved = load_checkpoint(tmp_path / "resumed" / CHECKPOINT_FILE)
+    assert saved["d_warmup_left"] == 2 and len(saved["d_warmup_losses"]) == 2 and saved["step"] == 1
+    resumed = Trainer(tiny_options(tmp_path, "resumed", steps=3, resume=tmp_path / "resumed" / CHECKPOINT_FILE))
+    assert resumed.d_warmup_left == 2
+    resumed.run()
+    a = load_checkpoint(tmp_path / "resumed" / CHECKPOINT_FILE)
+    b = load_checkpoint(tmp_path / "straight" / CHECKPOINT_FILE)
+    a.pop("options"), b.pop("options")
+    assert a["step"] == 3 and a["d_warmup_left"] == 0
+    assert_same(a, b)
