@@ -81,7 +81,7 @@ pub struct Latents {
     /// Length of each vector.
     pub dim: usize,
     /// Row-major [n, dim].
-    pub data: Arc<[f32]>,
+    pub data: Arc<Vec<f32>>,
     /// One record per item.
     pub designs: Arc<[Design]>,
 }
@@ -94,7 +94,7 @@ pub struct WPlus {
     /// Length of each vector (the model's w_dim).
     pub dim: usize,
     /// Row-major [n, num_ws, dim].
-    pub data: Arc<[f32]>,
+    pub data: Arc<Vec<f32>>,
     /// One record per item.
     pub designs: Arc<[Design]>,
     /// Truncation still to apply to `data` before synthesis (ClothingGAN's order: after the edits and
@@ -144,7 +144,7 @@ pub struct Images {
     /// Height in pixels.
     pub height: usize,
     /// Planar NCHW [n, 3, height, width].
-    pub data: Arc<[f32]>,
+    pub data: Arc<Vec<f32>>,
     /// One record per item.
     pub designs: Arc<[Design]>,
 }
@@ -227,5 +227,29 @@ impl Value {
             Value::Number(_) => ValueType::Number,
             Value::Text(_) => ValueType::Text,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A node's output buffer is shared as it is, not copied once more when stored.
+    #[test]
+    fn storing_a_batch_does_not_copy_its_numbers() {
+        let pixels = vec![0.5f32; 3 * 64 * 64];
+        let at = pixels.as_ptr();
+        let images = Images {
+            width: 64,
+            height: 64,
+            data: Arc::from(pixels),
+            designs: Arc::from(vec![Design::from_seed(1)]),
+        };
+        assert_eq!(images.data.as_ptr(), at);
+        let shared = Value::Images(images.clone());
+        let Value::Images(again) = shared else {
+            unreachable!()
+        };
+        assert!(Arc::ptr_eq(&again.data, &images.data));
     }
 }

@@ -52,7 +52,7 @@ mod tests {
         WPlus {
             num_ws: 2,
             dim: 2,
-            data: Arc::from([2.0, -4.0, 6.0, 8.0]),
+            data: Arc::new(vec![2.0, -4.0, 6.0, 8.0]),
             designs: Arc::from([Design::from_seed(1)]),
             pending_truncation: pending,
         }

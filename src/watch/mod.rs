@@ -14,7 +14,7 @@ use crate::backend_args::BackendArgs;
 use drape_engine::{Engine, Override, RunReport, Status};
 
 use crate::run::{failure, status_word};
-use preview::{Image, Preview, Timing};
+use preview::{FileIdentity, Image, Preview, Timing};
 use reload::{Reload, WatchedGraph};
 use watcher::{Change, FileWatcher, Targets};
 
@@ -141,6 +141,7 @@ fn publish(
         .map(|(node, path)| Image {
             node: node.to_string(),
             path: path.to_path_buf(),
+            identity: FileIdentity::of_path(path),
         })
         .collect();
     let timings = report

@@ -13,6 +13,42 @@ pub struct Image {
     pub node: String,
     /// The file.
     pub path: PathBuf,
+    /// The file as the run left it; the server sends only that very file (`None`: nothing).
+    pub identity: Option<FileIdentity>,
+}
+
+/// What tells one file from another that took its name: device, inode, size, modification time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileIdentity {
+    device: u64,
+    inode: u64,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl FileIdentity {
+    /// The identity of the regular file at `path` itself (a symbolic link has none).
+    pub fn of_path(path: &std::path::Path) -> Option<FileIdentity> {
+        let meta = std::fs::symlink_metadata(path).ok()?;
+        meta.is_file().then(|| Self::of(&meta))
+    }
+
+    /// The identity of an open file's metadata.
+    pub fn of(meta: &std::fs::Metadata) -> FileIdentity {
+        #[cfg(unix)]
+        let (device, inode) = {
+            use std::os::unix::fs::MetadataExt;
+            (meta.dev(), meta.ino())
+        };
+        #[cfg(not(unix))]
+        let (device, inode) = (0, 0);
+        FileIdentity {
+            device,
+            inode,
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        }
+    }
 }
 
 /// One node's line in the timings table.
@@ -160,6 +196,7 @@ mod tests {
             s.images = vec![Image {
                 node: "save".into(),
                 path: PathBuf::from("out/a.png"),
+                identity: None,
             }];
             s.error = Some("error: \"x\"\n --> g.ron:1:2".into());
             s.timings = vec![Timing {

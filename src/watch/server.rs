@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use super::preview::Preview;
+use super::preview::{FileIdentity, Preview};
 
 const PAGE: &str = include_str!("page.html");
 
@@ -206,12 +206,20 @@ fn send(
     stream.flush()
 }
 
-/// `/image/RUN/INDEX`: the file of image INDEX of the current snapshot (RUN only busts caches).
+/// `/image/RUN/INDEX`: the file of image INDEX of the current snapshot (RUN only busts caches), only
+/// while it is the very file the run wrote: a link or another file put in its place is not served.
 fn image(path: &str, preview: &Preview) -> Option<Vec<u8>> {
     let mut parts = path.strip_prefix("/image/")?.split('/');
     let (_run, index) = (parts.next()?, parts.next()?.parse::<usize>().ok()?);
-    let file = preview.current().images.get(index)?.path.clone();
-    std::fs::read(file).ok()
+    let image = preview.current().images.get(index)?.clone();
+    let recorded = image.identity?;
+    // The name must still be a regular file, and the file opened must be the one recorded.
+    FileIdentity::of_path(&image.path).filter(|now| *now == recorded)?;
+    let mut file = std::fs::File::open(&image.path).ok()?;
+    (FileIdentity::of(&file.metadata().ok()?) == recorded).then_some(())?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).ok()?;
+    Some(bytes)
 }
 
 /// Sends the snapshot now and after every update, until the page goes away.
@@ -316,5 +324,45 @@ mod tests {
             address.port()
         );
         assert!(ask(good.as_bytes()).starts_with("HTTP/1.1 200"));
+    }
+
+    #[test]
+    fn only_the_file_the_run_wrote_is_served() {
+        use super::super::preview::Image;
+        let dir = tempfile::tempdir().unwrap();
+        let design = dir.path().join("design.png");
+        std::fs::write(&design, b"the design").unwrap();
+        std::fs::write(dir.path().join("secret.txt"), b"private").unwrap();
+        let preview = Arc::new(Preview::default());
+        preview.update(|s| {
+            s.run = 1;
+            s.images = vec![Image {
+                node: "save".into(),
+                path: design.clone(),
+                identity: FileIdentity::of_path(&design),
+            }];
+        });
+        let address = start(0, Arc::clone(&preview)).unwrap();
+        let get = || {
+            let mut stream = TcpStream::connect(address).unwrap();
+            let request = format!(
+                "GET /image/1/0 HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n",
+                address.port()
+            );
+            stream.write_all(request.as_bytes()).unwrap();
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).unwrap();
+            answer
+        };
+        let served = get();
+        assert!(
+            served.starts_with("HTTP/1.1 200") && served.ends_with("the design"),
+            "{served}"
+        );
+        std::fs::remove_file(&design).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret.txt"), &design).unwrap();
+        let swapped = get();
+        assert!(swapped.starts_with("HTTP/1.1 404"), "{swapped}");
+        assert!(!swapped.contains("private"));
     }
 }
