@@ -10,7 +10,7 @@ mod design_png;
 mod grid;
 mod interpolate;
 mod interpolate_w;
-mod latent_file;
+pub mod latent_file;
 mod load_latents;
 mod map;
 mod mix_layers;
