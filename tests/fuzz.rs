@@ -62,7 +62,7 @@ fn mutate(seed: &[u8], other: &[u8], mutations: &[Mutation]) -> Vec<u8> {
     let mut bytes = seed.to_vec();
     let pos = |at: usize, len: usize| {
         let len = len.max(1);
-        if at % 2 == 0 {
+        if at.is_multiple_of(2) {
             (at / 2) % len.min(512)
         } else {
             (at / 2) % len
@@ -169,16 +169,39 @@ fn fuzz(target: &str, seeds: &[(PathBuf, Vec<u8>)], reader: impl Fn(&[u8], &Path
 #[test]
 fn graph_loader() {
     let registry = drape_nodes::registry();
-    let seeds = seeds(&["graphs", "tests/graphs", "tests/bad_graphs"], &[".ron"]);
-    fuzz("graph", &seeds, |bytes, path| {
-        let text = String::from_utf8_lossy(bytes);
-        let graph = drape_engine::parse_graph(Path::new("fuzz.ron"), &text, &registry, &[]);
-        // Rendering the diagnostics is part of reading: carets and columns over any text.
-        if let Err(diagnostics) = graph {
-            let _ = diagnostics.to_string();
-        }
-        let _ = path;
+    fuzz("graph", &graph_seeds(), |bytes, _| {
+        read_graph(&registry, bytes)
     });
+}
+
+fn graph_seeds() -> Vec<(PathBuf, Vec<u8>)> {
+    seeds(
+        &[
+            "graphs",
+            "tests/graphs",
+            "tests/bad_graphs",
+            "tests/fuzz/corpus/graph",
+        ],
+        &[".ron"],
+    )
+}
+
+fn read_graph(registry: &drape_engine::Registry, bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    let graph = drape_engine::parse_graph(Path::new("fuzz.ron"), &text, registry, &[]);
+    // Rendering the diagnostics is part of reading: carets and columns over any text.
+    if let Err(diagnostics) = graph {
+        let _ = diagnostics.to_string();
+    }
+}
+
+/// Every corpus graph as it is, the inputs that once made the loader panic among them.
+#[test]
+fn the_graph_corpus_reads_without_panicking() {
+    let registry = drape_nodes::registry();
+    for (_, bytes) in graph_seeds() {
+        read_graph(&registry, &bytes);
+    }
 }
 
 #[test]

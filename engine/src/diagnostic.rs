@@ -26,10 +26,17 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    /// A diagnostic at byte range `span` of `source`.
+    /// A diagnostic at byte range `span` of `source` (a range inside a multi-byte character widens
+    /// to the character).
     pub fn at(file: &Path, source: &str, span: (usize, usize), message: impl Into<String>) -> Self {
-        let start = span.0.min(source.len());
-        let end = span.1.clamp(start, source.len());
+        let floor = |mut i: usize| {
+            while !source.is_char_boundary(i) {
+                i -= 1;
+            }
+            i
+        };
+        let start = floor(span.0.min(source.len()));
+        let end = floor(span.1.clamp(start, source.len()));
         let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = source[start..]
             .find('\n')
@@ -157,6 +164,16 @@ mod tests {
             d.to_string(),
             "error: unknown version 2\n --> g.ron:2:12\n  |\n2 |   version: 2,\n  |            ^\n  = help: use version: 1"
         );
+    }
+
+    #[test]
+    fn spans_inside_a_character_are_widened_to_it() {
+        let source = "a: \"é€\",";
+        // Byte 5 is inside é (bytes 4..6); byte 7 inside € (bytes 6..9).
+        let d = Diagnostic::at(Path::new("g.ron"), source, (5, 7), "bad");
+        assert_eq!((d.line, d.column), (1, 5));
+        assert_eq!(d.width, 1);
+        let _ = d.to_string();
     }
 
     #[test]
