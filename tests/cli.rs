@@ -53,6 +53,34 @@ fn run_writes_pngs_with_the_graph_embedded() {
 }
 
 #[test]
+fn check_reports_outputs_that_leave_the_graph_folder() {
+    let dir = cache_graph_project();
+    let graph = std::fs::read_to_string(dir.path().join("graphs/cache.ron")).unwrap();
+    let path_line = graph
+        .lines()
+        .find(|l| l.contains("path:"))
+        .expect("a Save path")
+        .to_string();
+    let start = path_line.find("path:").unwrap();
+    let escaping = format!(
+        "{}path: \"out/{{seed}}/../../../../x-{{seed}}.png\"),",
+        &path_line[..start]
+    );
+    let edited = graph.replacen(&path_line, &escaping, 1);
+    std::fs::write(dir.path().join("graphs/escape.ron"), &edited).unwrap();
+    let out = drape(&["check", "graphs/escape.ron"], dir.path());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("writes outside the graph's folder"),
+        "{stderr}"
+    );
+    let run = drape(&["run", "graphs/escape.ron"], dir.path());
+    assert_eq!(run.status.code(), Some(1));
+    assert!(!dir.path().join("x-42.png").exists());
+}
+
+#[test]
 fn a_parameter_set_twice_is_an_error() {
     let out = drape(
         &[

@@ -15,6 +15,7 @@ mod load_latents;
 mod map;
 mod mix_layers;
 mod model;
+mod output_path;
 mod pending_truncation;
 mod pixels;
 pub mod recipe;

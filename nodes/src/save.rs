@@ -73,6 +73,7 @@ impl Node for Save {
                 message: "the path must end in .png".into(),
             });
         }
+        problems.extend(crate::output_path::outside_problem(path));
         problems
     }
 
@@ -171,13 +172,23 @@ fn fill(template: &str, design: &Design, index: usize, node: &str) -> Result<Pat
                 ))
                 .with_help("use {index} instead of {seed}")
             })?,
-            _ => recorded(design, name)
-                .ok_or_else(|| unknown_placeholder(design, index, name))?
-                .replace(['/', '\\'], "_"),
+            _ => file_name_safe(
+                recorded(design, name).ok_or_else(|| unknown_placeholder(design, index, name))?,
+            ),
         };
         path = path.replace(&format!("{{{name}}}"), &value);
     }
     Ok(PathBuf::from(path))
+}
+
+/// A recorded value as part of a file name: no separators, and never a `.` or `..` component.
+fn file_name_safe(value: &str) -> String {
+    let value = value.replace(['/', '\\'], "_");
+    if value.chars().all(|c| c == '.') {
+        value.replace('.', "_")
+    } else {
+        value
+    }
 }
 
 /// The last value recorded for parameter `name` in the design.
@@ -237,6 +248,31 @@ mod tests {
             fill("out/{style}.png", &sneaky, 0, "s").unwrap(),
             PathBuf::from("out/a_b.png")
         );
+        // A recorded value can be neither a separator nor a `..` component.
+        let dots = Design::labelled("x").with_param("style", "..");
+        assert_eq!(
+            fill("out/{style}/x.png", &dots, 0, "s").unwrap(),
+            PathBuf::from("out/__/x.png")
+        );
+    }
+
+    #[test]
+    fn relative_outputs_stay_inside_the_graph_folder() {
+        for escaping in [
+            "../../escaped-{seed}.png",
+            "out/{seed}/../../../../x.png",
+            "../x.png",
+        ] {
+            assert!(crate::output_path::climbs_out(escaping), "{escaping}");
+        }
+        for inside in [
+            "out/x.png",
+            "out/../x.png",
+            "./a/./b/../c.png",
+            "/tmp/explicit.png",
+        ] {
+            assert!(!crate::output_path::climbs_out(inside), "{inside}");
+        }
     }
 
     #[test]

@@ -88,7 +88,9 @@ impl Node for SaveAnimation {
                 message: "the path must end in .gif, .png or .apng".into(),
             }];
         }
-        Vec::new()
+        crate::output_path::outside_problem(path)
+            .into_iter()
+            .collect()
     }
 
     fn run(&self, ctx: &mut NodeContext<'_>) -> Result<Vec<Value>, NodeError> {

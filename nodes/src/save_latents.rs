@@ -48,13 +48,17 @@ impl Node for SaveLatents {
     }
 
     fn check(&self, params: &Params) -> Vec<ParamProblem> {
-        match params.path("path").map(Format::of) {
+        let mut problems = match params.path("path").map(Format::of) {
             Ok(None) => vec![ParamProblem {
                 param: Some("path"),
                 message: "the path must end in .npy or .npz".into(),
             }],
             _ => Vec::new(),
+        };
+        if let Ok(path) = params.text("path") {
+            problems.extend(crate::output_path::outside_problem(path));
         }
+        problems
     }
 
     fn run(&self, ctx: &mut NodeContext<'_>) -> Result<Vec<Value>, NodeError> {

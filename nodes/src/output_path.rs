@@ -1,0 +1,38 @@
+//! The output-path policy shared by every node that writes files: a relative path stays inside the
+//! graph's folder (it may not climb out through `..`); an absolute path is explicit and taken as
+//! written.
+
+use drape_engine::ParamProblem;
+
+/// Whether a relative path leaves its base folder through `..` components (taken in order, so
+/// `out/../x.png` stays inside and `out/../../x.png` does not). Absolute paths are explicit and
+/// never "climb".
+pub(crate) fn climbs_out(path: &str) -> bool {
+    let path = std::path::Path::new(path);
+    if path.is_absolute() {
+        return false;
+    }
+    let mut depth = 0i64;
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => depth -= 1,
+            std::path::Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return true;
+        }
+    }
+    false
+}
+
+/// The problem with an output path as written in the graph, if it leaves the graph's folder.
+pub(crate) fn outside_problem(path: &str) -> Option<ParamProblem> {
+    climbs_out(path).then(|| ParamProblem {
+        param: Some("path"),
+        message: format!(
+            "\"{path}\" writes outside the graph's folder; relative output paths stay inside it \
+             (write an absolute path if you really mean another place)"
+        ),
+    })
+}
