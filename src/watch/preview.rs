@@ -1,7 +1,6 @@
 //! The preview's shared state: the latest run's images, timings and error, numbered per update, with
 //! a condition variable the page's event streams wait on, and its JSON form for the page.
 
-use std::fmt::Write;
 use std::path::PathBuf;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
@@ -83,68 +82,43 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// The snapshot as JSON for the page; images are addressed as `/image/RUN/INDEX`.
+    /// The snapshot as JSON for the page; images are addressed as `/image/RUN/INDEX`; times in
+    /// milliseconds to 0.1, in seconds to 0.001.
     pub fn to_json(&self) -> String {
-        let mut json = format!(
-            "{{\"version\":{},\"run\":{},\"images\":[",
-            self.version, self.run
-        );
-        for (i, image) in self.images.iter().enumerate() {
-            let name = image
-                .path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let _ = write!(
-                json,
-                "{}{{\"node\":{},\"name\":{},\"url\":\"/image/{}/{i}\"}}",
-                if i > 0 { "," } else { "" },
-                quoted(&image.node),
-                quoted(&name),
-                self.run
-            );
-        }
-        json += "],\"error\":";
-        json += &self.error.as_deref().map_or("null".into(), quoted);
-        json += ",\"timings\":[";
-        for (i, t) in self.timings.iter().enumerate() {
-            let _ = write!(
-                json,
-                "{}{{\"node\":{},\"status\":\"{}\",\"ms\":{:.1}}}",
-                if i > 0 { "," } else { "" },
-                quoted(&t.node),
-                t.status,
-                t.ms
-            );
-        }
-        let _ = write!(json, "],\"run_s\":{:.3},\"save_to_images_s\":", self.run_s);
-        json += &self
-            .save_to_images_s
-            .map_or("null".into(), |s| format!("{s:.3}"));
-        json.push('}');
-        json
+        let round = |v: f64, digits: i32| (v * 10f64.powi(digits)).round() / 10f64.powi(digits);
+        let images: Vec<serde_json::Value> = self
+            .images
+            .iter()
+            .enumerate()
+            .map(|(i, image)| {
+                let name = image
+                    .path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                serde_json::json!({
+                    "node": image.node,
+                    "name": name,
+                    "url": format!("/image/{}/{i}", self.run),
+                })
+            })
+            .collect();
+        let timings: Vec<serde_json::Value> = self
+            .timings
+            .iter()
+            .map(|t| serde_json::json!({"node": t.node, "status": t.status, "ms": round(t.ms, 1)}))
+            .collect();
+        serde_json::json!({
+            "version": self.version,
+            "run": self.run,
+            "images": images,
+            "error": self.error,
+            "timings": timings,
+            "run_s": round(self.run_s, 3),
+            "save_to_images_s": self.save_to_images_s.map(|s| round(s, 3)),
+        })
+        .to_string()
     }
-}
-
-/// A JSON string literal.
-fn quoted(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out += "\\\"",
-            '\\' => out += "\\\\",
-            '\n' => out += "\\n",
-            '\r' => out += "\\r",
-            '\t' => out += "\\t",
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// The shared, versioned snapshot.
@@ -207,11 +181,18 @@ mod tests {
             s.run_s = 0.5;
             s.run = 3;
         });
+        let json: serde_json::Value = serde_json::from_str(&preview.current().to_json()).unwrap();
         assert_eq!(
-            preview.current().to_json(),
-            "{\"version\":1,\"run\":3,\"images\":[{\"node\":\"save\",\"name\":\"a.png\",\"url\":\"/image/3/0\"}],\
-             \"error\":\"error: \\\"x\\\"\\n --> g.ron:1:2\",\"timings\":[{\"node\":\"w\",\"status\":\"ran\",\"ms\":2.0}],\
-             \"run_s\":0.500,\"save_to_images_s\":null}"
+            json,
+            serde_json::json!({
+                "version": 1,
+                "run": 3,
+                "images": [{"node": "save", "name": "a.png", "url": "/image/3/0"}],
+                "error": "error: \"x\"\n --> g.ron:1:2",
+                "timings": [{"node": "w", "status": "ran", "ms": 2.0}],
+                "run_s": 0.5,
+                "save_to_images_s": null,
+            })
         );
         assert_eq!(
             preview.wait_newer(0, Duration::from_secs(5)).version,
