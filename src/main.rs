@@ -45,6 +45,10 @@ enum Command {
         /// Print the time each node took.
         #[arg(long)]
         timings: bool,
+        /// Use this model folder instead of the one the graph or the design's recipe names
+        /// (relative to the working directory).
+        #[arg(long, value_name = "DIR")]
+        model: Option<PathBuf>,
         #[command(flatten)]
         backend: BackendArgs,
         /// Say more: the backend in use and every node's status.
@@ -61,6 +65,10 @@ enum Command {
         /// The preview page's port on 127.0.0.1 (0: any free port).
         #[arg(long, default_value_t = 7860)]
         port: u16,
+        /// Use this model folder instead of the one the graph names (relative to the working
+        /// directory).
+        #[arg(long, value_name = "DIR")]
+        model: Option<PathBuf>,
         #[command(flatten)]
         backend: BackendArgs,
     },
@@ -137,12 +145,14 @@ fn main() -> ExitCode {
             overrides,
             only,
             timings,
+            model,
             backend,
             verbose,
         } => {
             let options = run::Options {
                 timings,
                 backend,
+                model,
                 verbose,
             };
             if !rerun::is_png(&graph) {
@@ -165,8 +175,17 @@ fn main() -> ExitCode {
             graph,
             overrides,
             port,
+            model,
             backend,
-        } => watch::watch(&graph, &overrides, &watch::Options { port, backend }),
+        } => watch::watch(
+            &graph,
+            &overrides,
+            &watch::Options {
+                port,
+                backend,
+                model,
+            },
+        ),
         Command::Check { graphs, overrides } => run::check(&graphs, &overrides),
         Command::Nodes { name, markdown } => catalogue::show(name.as_deref(), markdown),
         Command::Adapters => bench::adapters(),

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use drape_engine::{Override, parse_graph};
+use drape_engine::{Override, parse_graph_with_model};
 use drape_nodes::Recreate;
 use drape_nodes::recipe::{self, Embedded};
 
@@ -76,7 +76,13 @@ pub fn rerun(
     let shown_as = embedded_name(png, &embedded);
     let all: Vec<Override> = recipe.overrides.iter().chain(overrides).cloned().collect();
     let registry = drape_nodes::registry();
-    let mut graph = match parse_graph(&graph_path, &embedded.graph, &registry, &all) {
+    let mut graph = match parse_graph_with_model(
+        &graph_path,
+        &embedded.graph,
+        &registry,
+        &all,
+        options.model.as_deref(),
+    ) {
         Ok(graph) => graph,
         Err(mut diagnostics) => {
             for d in &mut diagnostics.0 {

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::backend_args::BackendArgs;
-use drape_engine::{Diagnostic, Engine, Event, Graph, Override, Status, load_graph};
+use drape_engine::{
+    Diagnostic, Engine, Event, Graph, Override, Status, load_graph, load_graph_with_model,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// How `drape run` reports.
@@ -14,6 +16,8 @@ pub struct Options {
     pub timings: bool,
     /// Where the generator runs.
     pub backend: BackendArgs,
+    /// A model folder in place of the one the graph (or a design's recipe) names.
+    pub model: Option<PathBuf>,
     /// Print the backend and every node's status.
     pub verbose: bool,
 }
@@ -46,7 +50,7 @@ pub fn run(
     options: &Options,
 ) -> anyhow::Result<ExitCode> {
     let registry = drape_nodes::registry();
-    let graph = match load_graph(path, &registry, overrides) {
+    let graph = match load_graph_with_model(path, &registry, overrides, options.model.as_deref()) {
         Ok(graph) => graph,
         Err(diagnostics) => {
             eprintln!("{diagnostics}");

@@ -146,6 +146,42 @@ fn a_project_moved_as_a_whole_still_re_creates_its_designs() {
 }
 
 #[test]
+fn a_design_copied_on_its_own_is_re_created_with_model() {
+    let dir = rendered();
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    std::fs::copy(
+        dir.path().join("graphs/out/design-42.png"),
+        elsewhere.path().join("shared.png"),
+    )
+    .unwrap();
+    let lost = drape(&["run", "shared.png"], elsewhere.path());
+    assert_eq!(lost.status.code(), Some(1));
+    let stderr = text(&lost.stderr);
+    assert!(stderr.contains("unknown model folder"), "{stderr}");
+    assert!(stderr.contains("--model DIR"), "{stderr}");
+    let model = dir.path().join("fixtures/rect-32px");
+    let found = drape(
+        &["run", "shared.png", "--model", model.to_str().unwrap()],
+        elsewhere.path(),
+    );
+    assert!(found.status.success(), "{}", text(&found.stderr));
+    assert_eq!(
+        png_pixels(&elsewhere.path().join("shared.rerun.png")),
+        png_pixels(&dir.path().join("graphs/out/design-42.png"))
+    );
+    let missing = drape(
+        &["run", "shared.png", "--model", "nowhere", "--force"],
+        elsewhere.path(),
+    );
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        text(&missing.stderr).contains("--model: \"nowhere\" has no generator.safetensors"),
+        "{}",
+        text(&missing.stderr)
+    );
+}
+
+#[test]
 fn a_changed_model_is_reported() {
     let dir = rendered();
     let weights = dir.path().join("fixtures/rect-32px/generator.safetensors");

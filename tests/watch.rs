@@ -16,6 +16,18 @@ fn ids(names: &[&str]) -> Vec<String> {
 }
 
 #[test]
+fn model_on_the_command_line_replaces_the_graphs() {
+    let scene = Scene::new();
+    let model = scene.graph().parent().unwrap().join("../fixtures/rect-32px");
+    let moved = scene.graph().parent().unwrap().join("../elsewhere");
+    std::fs::rename(&model, &moved).unwrap();
+    let mut watch = Watch::start(&scene.graph(), &["--model", moved.to_str().unwrap()]);
+    let first = watch.next_run();
+    assert!(ran(&first).contains(&"image".to_string()), "{first}");
+    assert!(scene.out("design-42.png").is_file());
+}
+
+#[test]
 fn every_save_style_reruns_only_what_the_edit_touched() {
     let scene = Scene::new();
     let mut watch = Watch::start(&scene.graph(), &[]);

@@ -21,7 +21,10 @@ pub use atomic::write_atomically;
 pub use diagnostic::{Diagnostic, Diagnostics, printable};
 pub use exec::{Engine, Event, NodeRecord, RunReport, Status};
 pub use graph::{Connection, FORMAT_VERSION, Graph, GraphNode};
-pub use load::{MODEL_WEIGHTS_FILE, Override, load_graph, parse_graph};
+pub use load::{
+    MODEL_WEIGHTS_FILE, Override, load_graph, load_graph_with_model, parse_graph,
+    parse_graph_with_model,
+};
 pub use node::{Node, NodeContext, NodeError, ParamProblem, PortSpec, Resources};
 pub use param::{ParamDefault, ParamSpec, ParamType, ParamValue, Params};
 pub use plan::plan;

@@ -65,6 +65,17 @@ pub fn load_graph(
     registry: &Registry,
     overrides: &[Override],
 ) -> Result<Graph, Diagnostics> {
+    load_graph_with_model(path, registry, overrides, None)
+}
+
+/// Like [`load_graph`], with the model folder given on the command line (`--model DIR`, relative
+/// to the working directory) in place of the graph's own.
+pub fn load_graph_with_model(
+    path: &Path,
+    registry: &Registry,
+    overrides: &[Override],
+    model: Option<&Path>,
+) -> Result<Graph, Diagnostics> {
     let source = std::fs::read_to_string(path).map_err(|e| {
         Diagnostics(vec![Diagnostic {
             file: path.to_path_buf(),
@@ -77,7 +88,7 @@ pub fn load_graph(
             source_line: String::new(),
         }])
     })?;
-    parse_graph(path, &source, registry, overrides)
+    parse_graph_with_model(path, &source, registry, overrides, model)
 }
 
 /// Validates graph text as if read from `path` (which locates relative paths and names the file in
@@ -88,12 +99,25 @@ pub fn parse_graph(
     registry: &Registry,
     overrides: &[Override],
 ) -> Result<Graph, Diagnostics> {
+    parse_graph_with_model(path, source, registry, overrides, None)
+}
+
+/// Like [`parse_graph`], with a model folder that replaces the graph's own (see
+/// [`load_graph_with_model`]).
+pub fn parse_graph_with_model(
+    path: &Path,
+    source: &str,
+    registry: &Registry,
+    overrides: &[Override],
+    model: Option<&Path>,
+) -> Result<Graph, Diagnostics> {
     let mut loader = Loader {
         path,
         source,
         base_dir: path.parent().unwrap_or(Path::new("")).to_path_buf(),
         registry,
         overrides,
+        model_override: model,
         used_overrides: HashSet::new(),
         problems: Vec::new(),
     };
@@ -115,6 +139,7 @@ struct Loader<'a> {
     base_dir: PathBuf,
     registry: &'a Registry,
     overrides: &'a [Override],
+    model_override: Option<&'a Path>,
     used_overrides: HashSet<usize>,
     problems: Vec<Diagnostic>,
 }
@@ -238,8 +263,11 @@ impl<'a> Loader<'a> {
                 }
             },
         }
-        let model_named = model.is_some();
-        let model = model.and_then(|m| self.model_folder(m));
+        let model_named = model.is_some() || self.model_override.is_some();
+        let model = match self.model_override {
+            Some(dir) => self.model_from_command_line(dir),
+            None => model.and_then(|m| self.model_folder(m)),
+        };
 
         let Some(nodes_expr) = nodes_expr else {
             self.error(root_span, "the graph has no nodes").help =
@@ -363,12 +391,31 @@ impl<'a> Loader<'a> {
                 format!("unknown model folder \"{}\"", s.value)
             };
             self.error(span(expr), what).help = Some(format!(
-                "model paths are relative to the graph file's folder ({}); the default model is models/clothing",
+                "model paths are relative to the graph file's folder ({}); the default model is models/clothing; \
+                 or give the folder with --model DIR",
                 display_dir(&self.base_dir)
             ));
             return None;
         }
         Some(folder)
+    }
+
+    /// The folder of `--model DIR`, which must hold the weights.
+    fn model_from_command_line(&mut self, dir: &Path) -> Option<PathBuf> {
+        if dir.join(MODEL_WEIGHTS_FILE).is_file() {
+            return Some(dir.to_path_buf());
+        }
+        let text = dir.display().to_string();
+        let mut d = Diagnostic::at(
+            Path::new("--model"),
+            &text,
+            (0, text.len()),
+            format!("--model: \"{text}\" has no {MODEL_WEIGHTS_FILE}"),
+        );
+        d.file = PathBuf::from("--model");
+        d.help = Some("give a model folder, e.g. --model models/clothing".into());
+        self.problems.push(d);
+        None
     }
 
     fn node(

@@ -24,6 +24,8 @@ pub struct Options {
     pub port: u16,
     /// Where the generator runs.
     pub backend: BackendArgs,
+    /// A model folder in place of the graph's own.
+    pub model: Option<std::path::PathBuf>,
 }
 
 /// `drape watch`: never returns unless watching fails.
@@ -44,7 +46,8 @@ pub fn watch(path: &Path, overrides: &[Override], options: &Options) -> anyhow::
         drape_nodes::set_backend(engine.resources(), choice.clone());
         engine
     };
-    let mut watched = WatchedGraph::new(Box::new(new_engine), path, overrides);
+    let mut watched =
+        WatchedGraph::new(Box::new(new_engine), path, overrides).with_model(options.model.clone());
     let mut watcher = FileWatcher::new(Targets::graph_only(path))?;
     let mut run = 0;
     let mut change: Option<Change> = None;

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use drape_engine::{
-    Diagnostics, Engine, Graph, Override, Registry, RunReport, Status, parse_graph,
+    Diagnostics, Engine, Graph, Override, Registry, RunReport, Status, parse_graph_with_model,
 };
 
 use super::watcher::Change;
@@ -30,6 +30,8 @@ pub struct WatchedGraph {
     registry: Registry,
     path: PathBuf,
     overrides: Vec<Override>,
+    /// `--model DIR`, in place of the graph's own model folder.
+    model: Option<PathBuf>,
     current: Option<Graph>,
     last_text: Option<String>,
     outputs: BTreeMap<String, Vec<PathBuf>>,
@@ -44,10 +46,17 @@ impl WatchedGraph {
             registry: drape_nodes::registry(),
             path: path.to_path_buf(),
             overrides: overrides.to_vec(),
+            model: None,
             current: None,
             last_text: None,
             outputs: BTreeMap::new(),
         }
+    }
+
+    /// Runs on the model folder `model` instead of the one each version of the graph names.
+    pub fn with_model(mut self, model: Option<PathBuf>) -> Self {
+        self.model = model;
+        self
     }
 
     /// The last good graph.
@@ -101,7 +110,13 @@ impl WatchedGraph {
             return Reload::Unchanged;
         }
         self.last_text = Some(source.clone());
-        let staged = match parse_graph(&self.path, &source, &self.registry, &self.overrides) {
+        let staged = match parse_graph_with_model(
+            &self.path,
+            &source,
+            &self.registry,
+            &self.overrides,
+            self.model.as_deref(),
+        ) {
             Ok(graph) => graph,
             Err(problems) => return Reload::Broken(problems),
         };
