@@ -49,6 +49,9 @@ enum Command {
         /// (relative to the working directory).
         #[arg(long, value_name = "DIR")]
         model: Option<PathBuf>,
+        /// Write the graph's relative output paths under DIR instead of the graph's folder.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
         #[command(flatten)]
         backend: BackendArgs,
         /// Say more: the backend in use and every node's status.
@@ -69,6 +72,9 @@ enum Command {
         /// directory).
         #[arg(long, value_name = "DIR")]
         model: Option<PathBuf>,
+        /// Write the graph's relative output paths under DIR instead of the graph's folder.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
         #[command(flatten)]
         backend: BackendArgs,
     },
@@ -146,6 +152,7 @@ fn main() -> ExitCode {
             only,
             timings,
             model,
+            out_dir,
             backend,
             verbose,
         } => {
@@ -153,6 +160,7 @@ fn main() -> ExitCode {
                 timings,
                 backend,
                 model,
+                out_dir,
                 verbose,
             };
             if !rerun::is_png(&graph) {
@@ -176,6 +184,7 @@ fn main() -> ExitCode {
             overrides,
             port,
             model,
+            out_dir,
             backend,
         } => watch::watch(
             &graph,
@@ -184,6 +193,7 @@ fn main() -> ExitCode {
                 port,
                 backend,
                 model,
+                out_dir,
             },
         ),
         Command::Check { graphs, overrides } => run::check(&graphs, &overrides),

@@ -18,6 +18,8 @@ pub struct Options {
     pub backend: BackendArgs,
     /// A model folder in place of the one the graph (or a design's recipe) names.
     pub model: Option<PathBuf>,
+    /// Where relative output paths land instead of the graph's folder.
+    pub out_dir: Option<PathBuf>,
     /// Print the backend and every node's status.
     pub verbose: bool,
 }
@@ -70,6 +72,9 @@ pub fn execute(
 ) -> anyhow::Result<ExitCode> {
     let mut engine = Engine::new();
     drape_nodes::set_backend(engine.resources(), options.backend.choice()?);
+    if let Some(dir) = &options.out_dir {
+        drape_nodes::set_out_dir(engine.resources(), dir.clone());
+    }
 
     let bar = ProgressBar::new(0);
     bar.set_style(

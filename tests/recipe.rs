@@ -182,6 +182,31 @@ fn a_design_copied_on_its_own_is_re_created_with_model() {
 }
 
 #[test]
+fn out_dir_collects_the_outputs_and_they_still_re_create() {
+    let dir = cache_graph_project();
+    let out = drape(
+        &["run", "graphs/cache.ron", "--out-dir", "explore/one"],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("wrote explore/one/out/design-42.png"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        !dir.path().join("graphs/out").exists(),
+        "nothing beside the graph"
+    );
+    let again = drape(&["run", "explore/one/out/design-42.png"], dir.path());
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert_eq!(
+        png_pixels(&dir.path().join("explore/one/out/design-42.rerun.png")),
+        png_pixels(&dir.path().join("explore/one/out/design-42.png"))
+    );
+}
+
+#[test]
 fn a_changed_model_is_reported() {
     let dir = rendered();
     let weights = dir.path().join("fixtures/rect-32px/generator.safetensors");

@@ -18,7 +18,11 @@ fn ids(names: &[&str]) -> Vec<String> {
 #[test]
 fn model_on_the_command_line_replaces_the_graphs() {
     let scene = Scene::new();
-    let model = scene.graph().parent().unwrap().join("../fixtures/rect-32px");
+    let model = scene
+        .graph()
+        .parent()
+        .unwrap()
+        .join("../fixtures/rect-32px");
     let moved = scene.graph().parent().unwrap().join("../elsewhere");
     std::fs::rename(&model, &moved).unwrap();
     let mut watch = Watch::start(&scene.graph(), &["--model", moved.to_str().unwrap()]);

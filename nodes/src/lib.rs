@@ -28,6 +28,7 @@ mod synthesize;
 pub mod text;
 
 pub use model::{BackendChoice, backend_description, set_backend};
+pub use output_path::set_out_dir;
 pub use recreate::Recreate;
 
 use drape_engine::Registry;

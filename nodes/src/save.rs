@@ -82,7 +82,9 @@ impl Node for Save {
             return Err(NodeError::new("input `images` is not an image batch"));
         };
         let written_template = ctx.params.text("path")?.to_string();
-        let template = ctx.params.path("path")?.to_string_lossy().into_owned();
+        let template = crate::output_path::resolve(ctx, "path")?
+            .to_string_lossy()
+            .into_owned();
         let varies = placeholders(&written_template).any(|name| name != "node");
         if images.len() > 1 && !varies {
             return Err(NodeError::new(format!(

@@ -102,9 +102,7 @@ impl Node for SaveAnimation {
                 "the batch is empty; there are no frames to write",
             ));
         }
-        let path = ctx
-            .params
-            .path("path")?
+        let path = crate::output_path::resolve(ctx, "path")?
             .to_string_lossy()
             .replace("{node}", ctx.node_id);
         let path = std::path::PathBuf::from(path);

@@ -65,7 +65,7 @@ impl Node for SaveLatents {
         let Value::WPlus(w) = ctx.required_input("w")? else {
             return Err(NodeError::new("input `w` is not a W+ batch"));
         };
-        let path = ctx.params.path("path")?.to_path_buf();
+        let path = crate::output_path::resolve(ctx, "path")?;
         let data = pending_truncation::resolve(w);
         latent_file::write(&path, &data, [w.len(), w.num_ws, w.dim])?;
         ctx.wrote(path);

@@ -26,6 +26,8 @@ pub struct Options {
     pub backend: BackendArgs,
     /// A model folder in place of the graph's own.
     pub model: Option<std::path::PathBuf>,
+    /// Where relative output paths land instead of the graph's folder.
+    pub out_dir: Option<std::path::PathBuf>,
 }
 
 /// `drape watch`: never returns unless watching fails.
@@ -41,9 +43,13 @@ pub fn watch(path: &Path, overrides: &[Override], options: &Options) -> anyhow::
     println!("preview at http://{address}");
 
     let choice = options.backend.choice()?;
+    let out_dir = options.out_dir.clone();
     let new_engine = move || {
         let engine = Engine::new();
         drape_nodes::set_backend(engine.resources(), choice.clone());
+        if let Some(dir) = &out_dir {
+            drape_nodes::set_out_dir(engine.resources(), dir.clone());
+        }
         engine
     };
     let mut watched =
