@@ -21,18 +21,30 @@ pub fn graph_name(name: &str) -> String {
         .collect()
 }
 
-/// The closest candidate to `word` by edit distance, when it is close enough to be a likely typo.
+/// The closest candidate to `word` by edit distance, when it is close enough to be a likely typo,
+/// or else the one `word` abbreviates or spells out (`trunc` → `truncation`, `constant` → `const`).
 pub fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
     let lower = word.to_lowercase();
-    candidates
-        .into_iter()
-        .map(|c| (strsim::damerau_levenshtein(&lower, &c.to_lowercase()), c))
+    let candidates: Vec<&'a str> = candidates.into_iter().collect();
+    let close = candidates
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(&lower, &c.to_lowercase()), *c))
         .filter(|(distance, c)| *distance <= (c.len().max(3) / 3).max(1) + 1)
         .min_by_key(|(distance, _)| *distance)
-        .map(|(_, c)| c)
+        .map(|(_, c)| c);
+    close.or_else(|| {
+        let shared = |c: &str| {
+            let c = c.to_lowercase();
+            lower.len().min(c.len()) >= 3 && (c.starts_with(&lower) || lower.starts_with(&c))
+        };
+        let mut matches = candidates.into_iter().filter(|c| shared(c));
+        let first = matches.next()?;
+        // Only an unambiguous abbreviation is a suggestion.
+        matches.next().is_none().then_some(first)
+    })
 }
 
 impl Registry {
@@ -127,5 +139,21 @@ mod tests {
         assert_eq!(did_you_mean("SampleLatnet", names), Some("SampleLatent"));
         assert_eq!(did_you_mean("save", names), Some("Save"));
         assert_eq!(did_you_mean("Synthesize", names), None);
+    }
+
+    #[test]
+    fn suggestions_cover_typos_and_abbreviations() {
+        assert_eq!(did_you_mean("seed", ["seeds", "count"]), Some("seeds"));
+        assert_eq!(
+            did_you_mean("trunc", ["truncation", "cutoff"]),
+            Some("truncation")
+        );
+        assert_eq!(
+            did_you_mean("constant", ["const", "random", "none"]),
+            Some("const")
+        );
+        assert_eq!(did_you_mean("xyz", ["const", "random", "none"]), None);
+        // Ambiguous abbreviations suggest nothing.
+        assert_eq!(did_you_mean("reso", ["resolution", "resonance"]), None);
     }
 }
