@@ -181,9 +181,23 @@ impl<'a> Loader<'a> {
             Ok(doc) => doc,
             Err(e) => {
                 let s = e.span();
-                let message = format!("syntax error: {}", e.kind());
-                self.error((s.start_offset, s.end_offset), message).help =
-                    Some("graph files are RON; see docs/graph-format.md".into());
+                let kind = e.kind().to_string();
+                let mut span = (s.start_offset, s.end_offset);
+                let mut help = "graph files are RON; see docs/graph-format.md".to_string();
+                if kind.contains("Expected comma") {
+                    // Point where the comma belongs: right after the previous item, not at the
+                    // start of the next line.
+                    let before = self.source[..span.0.min(self.source.len())].trim_end();
+                    span = (before.len(), before.len());
+                    help = "add a `,` after this item".into();
+                } else if self.source[span.0.min(self.source.len())..].starts_with("..")
+                    || self.source[..span.0.min(self.source.len())].ends_with("..")
+                {
+                    help =
+                        "a range of seeds is written as a string: seeds: \"0..16\" (or \"0..=15\")"
+                            .into();
+                }
+                self.error(span, format!("syntax error: {kind}")).help = Some(help);
                 return None;
             }
         };
