@@ -19,6 +19,7 @@ const GRAPH: &str = r#"Graph(
         "frames": Synthesize(w: "w"),
         "gif": SaveAnimation(images: "frames", path: "out/loop.gif", fps: 20, plays: 2),
         "apng": SaveAnimation(images: "frames", path: "out/loop.apng", fps: 20, ping_pong: true),
+        "big": SaveAnimation(images: "frames", path: "out/big.apng", fps: 20, scale: 3),
         "key-w": Map(z: "keys", truncation: 0.7),
         "key-images": Synthesize(w: "key-w"),
         "save-keys": Save(images: "key-images", path: "out/key-{seed}.png"),
@@ -36,8 +37,12 @@ fn rendered() -> tempfile::TempDir {
     dir
 }
 
-/// The frames of an APNG (RGB) and each frame's delay as (numerator, denominator).
+/// The frames of a 32 px APNG (RGB) and each frame's delay as (numerator, denominator).
 fn apng_frames(path: &Path) -> (Vec<Vec<u8>>, Vec<(u16, u16)>, u32) {
+    apng_frames_of_side(path, 32)
+}
+
+fn apng_frames_of_side(path: &Path, side: u32) -> (Vec<Vec<u8>>, Vec<(u16, u16)>, u32) {
     let file = std::io::BufReader::new(std::fs::File::open(path).unwrap());
     let mut reader = png::Decoder::new(file).read_info().unwrap();
     let control = reader.info().animation_control.expect("animated");
@@ -46,7 +51,7 @@ fn apng_frames(path: &Path) -> (Vec<Vec<u8>>, Vec<(u16, u16)>, u32) {
     let mut buf = vec![0; reader.output_buffer_size().unwrap()];
     for _ in 0..control.num_frames {
         let info = reader.next_frame(&mut buf).unwrap();
-        assert_eq!((info.width, info.height), (32, 32));
+        assert_eq!((info.width, info.height), (side, side));
         let fctl = reader.info().frame_control.unwrap();
         delays.push((fctl.delay_num, fctl.delay_den));
         frames.push(buf[..info.buffer_size()].to_vec());
@@ -74,6 +79,20 @@ fn an_interpolated_loop_animates_through_its_designs() {
         );
     }
     assert_ne!(frames[1], frames[0]);
+
+    // `scale: 3` enlarges every frame pixel for pixel.
+    let (big, _, _) = apng_frames_of_side(&out.join("big.apng"), 96);
+    assert_eq!(big.len(), 9);
+    let pixel =
+        |rgb: &[u8], side: usize, x: usize, y: usize| rgb[(y * side + x) * 3..][..3].to_vec();
+    for (x, y) in [(0, 0), (5, 17), (31, 31)] {
+        for (dx, dy) in [(0, 0), (2, 1), (1, 2)] {
+            assert_eq!(
+                pixel(&big[4], 96, 3 * x + dx, 3 * y + dy),
+                pixel(&frames[4], 32, x, y)
+            );
+        }
+    }
 
     let mut options = gif::DecodeOptions::new();
     options.set_color_output(gif::ColorOutput::RGBA);

@@ -8,7 +8,7 @@ use drape_engine::{
 
 use crate::animation::{Timing, write_apng, write_gif};
 use crate::atomic::write_atomically;
-use crate::pixels::to_rgb8;
+use crate::pixels::{enlarge_rgb8, to_rgb8};
 use crate::recipe::GRAPH_KEY;
 
 /// See the module docs.
@@ -65,6 +65,12 @@ impl Node for SaveAnimation {
                 doc: "How many times the animation plays; 0 loops forever.",
             },
             ParamSpec {
+                name: "scale",
+                ty: ParamType::Int { min: 1, max: 16 },
+                default: ParamDefault::Int(1),
+                doc: "Enlarge every frame this many times (nearest pixel), as Grid does.",
+            },
+            ParamSpec {
                 name: "ping_pong",
                 ty: ParamType::Bool,
                 default: ParamDefault::Bool(false),
@@ -110,12 +116,16 @@ impl Node for SaveAnimation {
             fps: ctx.params.float("fps")?,
             plays: ctx.params.int("plays")? as u16,
         };
-        let (width, height) = (images.width, images.height);
+        let scale = ctx.params.int("scale")? as usize;
         let order = frame_order(images.len(), ctx.params.bool("ping_pong")?);
         let frames: Vec<Vec<u8>> = order
             .iter()
-            .map(|&i| to_rgb8(images.item(i), width, height))
+            .map(|&i| {
+                let rgb = to_rgb8(images.item(i), images.width, images.height);
+                enlarge_rgb8(&rgb, images.width, images.height, scale)
+            })
             .collect();
+        let (width, height) = (images.width * scale, images.height * scale);
         let graph = ctx.graph_source;
         match extension(ctx.params.text("path")?) {
             Some("gif") => {
