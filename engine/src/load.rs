@@ -146,6 +146,8 @@ struct Loader<'a> {
 
 /// A node whose references are not resolved yet.
 struct PendingNode {
+    /// Whether its type and parameters passed; its references are checked either way.
+    valid: bool,
     id: String,
     id_span: (usize, usize),
     op: &'static dyn Node,
@@ -331,7 +333,10 @@ impl<'a> Loader<'a> {
             }
             ids.insert(id.clone(), id_span);
             match self.node(&id, id_span, &entry.value, model.as_deref(), model_named) {
-                Some(node) => pending.push(node),
+                Some(node) => {
+                    complete &= node.valid;
+                    pending.push(node);
+                }
                 None => complete = false,
             }
         }
@@ -622,13 +627,16 @@ impl<'a> Loader<'a> {
                 ok = false;
             }
         }
-        ok.then(|| PendingNode {
+        // A node with bad parameters still has its references checked, so one problem never hides
+        // another.
+        Some(PendingNode {
             id: id.to_string(),
             id_span,
             op,
             op_span,
             params,
             references,
+            valid: ok,
         })
     }
 
