@@ -230,15 +230,19 @@ fn bad_edits_are_located_or_explained() {
     );
     assert!(stderr.contains("edit.ron:7:47"), "{stderr}");
 
+    // An unknown name is found by `check` already (from directions.ron), located at the edits.
     let (dir, _) = edit_scene("edits: [(direction: \"rde\")]");
-    let out = drape(&["run", "edit.ron"], dir.path());
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = text(&out.stderr);
-    assert!(stderr.contains("unknown direction \"rde\""), "{stderr}");
-    assert!(
-        stderr.contains("did you mean \"red\"? the directions are: red, tilt"),
-        "{stderr}"
-    );
+    for command in ["check", "run"] {
+        let out = drape(&[command, "edit.ron"], dir.path());
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains("unknown direction \"rde\""), "{stderr}");
+        assert!(
+            stderr.contains("did you mean \"red\"? the directions are: red, tilt"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("edit.ron:7:47"), "{command}: {stderr}");
+    }
 
     let (dir, _) = edit_scene("edits: [(component: 1, layers: \"6..9\")]");
     let stderr = text(&drape(&["run", "edit.ron"], dir.path()).stderr);

@@ -57,6 +57,44 @@ pub fn fingerprint(model_dir: &Path) -> String {
     h.finalize().to_hex().to_string()
 }
 
+/// The error for a direction name the model does not have, with a suggestion and the names.
+fn unknown_direction(name: &str, names: &[&str]) -> DirectionsError {
+    let help = if names.is_empty() {
+        format!(
+            "the model has no named directions; write {NAMED_FILE} in the model folder \
+             (see docs/directions.md) or edit by `component`"
+        )
+    } else {
+        let hint = did_you_mean(name, names.iter().copied())
+            .map(|s| format!("did you mean \"{s}\"? "))
+            .unwrap_or_default();
+        format!("{hint}the directions are: {}", names.join(", "))
+    };
+    DirectionsError::request(format!("unknown direction \"{name}\""), Some(help))
+}
+
+/// Checks, from `directions.ron` alone, that the model in `model_dir` has directions of these names
+/// (for validating a graph before the model is loaded).
+pub fn check_names(model_dir: &Path, names: &[&str]) -> Result<(), DirectionsError> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let path = model_dir.join(NAMED_FILE);
+    let named = if path.is_file() {
+        Some(NamedDirections::load(&path)?)
+    } else {
+        None
+    };
+    let known: Vec<&str> = named
+        .iter()
+        .flat_map(|n| n.directions.iter().map(|d| d.name.as_str()))
+        .collect();
+    match names.iter().find(|name| !known.contains(name)) {
+        Some(name) => Err(unknown_direction(name, &known)),
+        None => Ok(()),
+    }
+}
+
 impl DirectionSet {
     /// Loads the direction files of `model_dir` for a model with w of `w_dim` entries and `num_ws`
     /// layers, checking them against it.
@@ -132,23 +170,8 @@ impl DirectionSet {
         let (name, source, defaults) = match target {
             Target::Component(k) => (format!("c{k}"), Source::Component(*k), None),
             Target::Named(name) => {
-                let names = self.names();
                 let Some(named) = self.named.as_ref().and_then(|n| n.get(name)) else {
-                    let help = if names.is_empty() {
-                        format!(
-                            "the model has no named directions; write {NAMED_FILE} in the model folder \
-                             (see docs/directions.md) or edit by `component`"
-                        )
-                    } else {
-                        let hint = did_you_mean(name, names.iter().copied())
-                            .map(|s| format!("did you mean \"{s}\"? "))
-                            .unwrap_or_default();
-                        format!("{hint}the directions are: {}", names.join(", "))
-                    };
-                    return Err(DirectionsError::request(
-                        format!("unknown direction \"{name}\""),
-                        Some(help),
-                    ));
+                    return Err(unknown_direction(name, &self.names()));
                 };
                 (
                     name.clone(),

@@ -618,7 +618,13 @@ impl<'a> Loader<'a> {
             ok = false;
         }
         if ok {
-            for problem in op.check(&params) {
+            let mut problems = op.check(&params);
+            if problems.is_empty()
+                && let Some(dir) = model
+            {
+                problems = op.check_with_model(&params, dir);
+            }
+            for problem in problems {
                 let at = problem
                     .param
                     .and_then(|p| param_spans.get(p).copied())

@@ -84,6 +84,11 @@ pub trait Node: Send + Sync {
     fn check(&self, _params: &Params) -> Vec<ParamProblem> {
         Vec::new()
     }
+    /// Checks that need the graph's model folder (read from its small files, never the weights),
+    /// such as names the model must know; run at validation when the parameters passed.
+    fn check_with_model(&self, _params: &Params, _model_dir: &Path) -> Vec<ParamProblem> {
+        Vec::new()
+    }
     /// State outside the graph that the output depends on (e.g. an input file's size and time), mixed
     /// into the cache key so an edit to that file re-runs the node.
     fn fingerprint(&self, _params: &Params) -> String {
