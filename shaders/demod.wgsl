@@ -1,4 +1,4 @@
-// Demodulation coefficients of a modulated conv (spec §2.4, cheap form):
+// Demodulation coefficients of a modulated conv (docs/stylegan2.md §2.4, cheap form):
 // d[n, o] = 1 / sqrt(sum_i Wsq[o, i] * s[n, i]^2 + 1e-8), with Wsq[o, i] = sum over the 3x3 taps of
 // Wt[o, i]^2 precomputed at load time.
 

@@ -1,4 +1,4 @@
-// Equalised-learning-rate dense layers (spec §1.2, §2.3): the mapping network's 2nd-moment
+// Equalised-learning-rate dense layers (docs/stylegan2.md §1.2, §2.3): the mapping network's 2nd-moment
 // normalisation and fully connected layers, and the style affines of the synthesis network.
 
 struct DenseParams {
@@ -46,7 +46,7 @@ fn dense(@builtin(global_invocation_id) gid: vec3<u32>) {
     y[p.out_offset + n * p.out_stride + o] = v * p.out_scale;
 }
 
-// z / sqrt(mean(z^2) + 1e-8) per sample (spec §1.1); one sample per invocation.
+// z / sqrt(mean(z^2) + 1e-8) per sample (docs/stylegan2.md §1.1); one sample per invocation.
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn pixel_norm(@builtin(global_invocation_id) gid: vec3<u32>) {
     let n = gid.x;

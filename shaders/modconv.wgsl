@@ -1,4 +1,4 @@
-// Modulated 3x3 convolutions (spec §2.4-§2.8), non-fused and batched: the input is scaled by the
+// Modulated 3x3 convolutions (docs/stylegan2.md §2.4-§2.8), non-fused and batched: the input is scaled by the
 // sample's style s[i] as it is loaded, the shared raw weights are applied, and the epilogue scales
 // by the demodulation coefficient d[o], adds noise and bias, applies leaky ReLU, gain and clamp.
 //
@@ -10,7 +10,7 @@
 // Weights are laid out at load time as [phase][channel group][C_in][tap row 3][tap col 3][8 channels]
 // (two vec4 per tap), zero-padded to a multiple of 8 output channels.
 // - conv3x3: one phase, the raw 3x3 kernel (cross-correlation, zero padding 1).
-// - conv3x3_up2: the up-sampling conv in its phase-split form (§2.6): four 3x3 phase kernels of
+// - conv3x3_up2: the up-sampling conv in its phase-split form (docs/stylegan2.md §2.6): four 3x3 phase kernels of
 //   Kbase = Wt (*) g on the low-resolution input; phase (ry, rx) writes output pixel
 //   (2m + ry, 2n + rx). The phase is workgroup_id.z.
 

@@ -1,4 +1,4 @@
-// ToRGB (spec §2.9) fused with the skip connection (spec §2.10): a 1x1 modulated conv without
+// ToRGB (docs/stylegan2.md §2.9) fused with the skip connection (docs/stylegan2.md §2.10): a 1x1 modulated conv without
 // demodulation (the styles already carry 1/sqrt(C_in)), plus bias, then the clamp, then the sum with
 // the previous block's image up-sampled 2x by the separable [.25, .75] filter with zero borders.
 

@@ -1,4 +1,4 @@
-"""ClothingGAN's demo pipeline (`mix_w` + GANSpace edits + truncation toward zero, spec §5.3, §6.5, §7.3) on a
+"""ClothingGAN's demo pipeline (`mix_w` + GANSpace edits + truncation toward zero; docs/stylegan2.md §5.3, §6.5, §7.3) on a
 drape model, as the reference for drape's ClothingGAN-mode graph, and the golden file its test compares to.
 
     python -m training.clothinggan [--out tests/fixtures/clothinggan-rect-32px.safetensors]

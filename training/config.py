@@ -1,4 +1,4 @@
-"""The generator's settings (spec §1.3, §2.1, §3) and their string form in the model file's metadata."""
+"""The generator's settings (docs/stylegan2.md §1.3, §2.1, §3) and their string form in the model file's metadata."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ class GeneratorConfig:
 
     @property
     def num_ws(self) -> int:
-        """2·log2(R) − 2 (spec §2.1)."""
+        """2·log2(R) − 2 (docs/stylegan2.md §2.1)."""
         return 2 * self.resolution_log2 - 2
 
     @property
@@ -54,7 +54,7 @@ class GeneratorConfig:
         return [2**k for k in range(2, self.resolution_log2 + 1)]
 
     def channels(self, resolution: int) -> int:
-        """C(r) = min(channel_base // r, channel_max) (spec §3)."""
+        """C(r) = min(channel_base // r, channel_max) (docs/stylegan2.md §3)."""
         return min(self.channel_base // resolution, self.channel_max)
 
     def to_metadata(self) -> dict[str, str]:

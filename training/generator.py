@@ -1,4 +1,4 @@
-"""The whole generator z → image: mapping plus synthesis, with parameter names as ADA's G_ema (spec §4.1)."""
+"""The whole generator z → image: mapping plus synthesis, with parameter names as ADA's G_ema (docs/stylegan2.md §4.1)."""
 
 from __future__ import annotations
 

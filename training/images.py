@@ -11,7 +11,7 @@ from PIL import Image
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """[N, 3, H, W] in [−1, 1] → uint8 [N, H, W, 3]: floor(clamp(127.5·x + 128, 0, 255)) (spec §2.13)."""
+    """[N, 3, H, W] in [−1, 1] → uint8 [N, H, W, 3]: floor(clamp(127.5·x + 128, 0, 255)) (docs/stylegan2.md §2.13)."""
     return (images.detach().float() * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 

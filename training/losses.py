@@ -1,4 +1,4 @@
-"""StyleGAN2 losses: non-saturating logistic G and D losses, lazy R1, and training-time style mixing (spec §5.1)."""
+"""StyleGAN2 losses: non-saturating logistic G and D losses, lazy R1, and training-time style mixing (docs/stylegan2.md §5.1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The mapping network z → ws: equalised dense layers, w_avg tracking, broadcast and truncation (spec §1)."""
+"""The mapping network z → ws: equalised dense layers, w_avg tracking, broadcast and truncation (docs/stylegan2.md §1)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ W_AVG_BETA = 0.995
 
 
 class FullyConnected(nn.Module):
-    """Equalised-learning-rate dense layer: raw weight and bias scaled at run time (spec §1.2)."""
+    """Equalised-learning-rate dense layer: raw weight and bias scaled at run time (docs/stylegan2.md §1.2)."""
 
     def __init__(self, in_features: int, out_features: int, lr_multiplier: float = 1.0,
                  bias_init: float = 0.0, activation: bool = False) -> None:
@@ -59,7 +59,7 @@ class MappingNetwork(nn.Module):
 
 
 def truncate(ws: torch.Tensor, w_avg: torch.Tensor, psi: float, cutoff: int | None) -> torch.Tensor:
-    """ws[l] = w_avg + psi·(ws[l] − w_avg) for l < cutoff (all layers when cutoff is None) (spec §1.5)."""
+    """ws[l] = w_avg + psi·(ws[l] − w_avg) for l < cutoff (all layers when cutoff is None) (docs/stylegan2.md §1.5)."""
     count = ws.shape[1] if cutoff is None else cutoff
     truncated = w_avg.to(ws.dtype).lerp(ws[:, :count], psi)
     return torch.cat([truncated, ws[:, count:]], dim=1)

@@ -1,4 +1,4 @@
-"""The generator's tensor operations: activation, 2nd-moment normalisation, FIR resampling and modulated convolution (spec §1.1, §2.4–§2.10)."""
+"""The generator's tensor operations: activation, 2nd-moment normalisation, FIR resampling and modulated convolution (docs/stylegan2.md §1.1, §2.4–§2.10)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def lrelu_gain(x: torch.Tensor) -> torch.Tensor:
 
 
 def normalize_2nd_moment(x: torch.Tensor) -> torch.Tensor:
-    """x / sqrt(mean(x²) + 1e-8) over the feature axis (spec §1.1)."""
+    """x / sqrt(mean(x²) + 1e-8) over the feature axis (docs/stylegan2.md §1.1)."""
     return x * (x.square().mean(dim=1, keepdim=True) + NORMALIZE_EPSILON).rsqrt()
 
 
@@ -47,19 +47,19 @@ def zero_stuff(x: torch.Tensor) -> torch.Tensor:
 
 
 def upsample2d(img: torch.Tensor) -> torch.Tensor:
-    """The skip image up-sampling of spec §2.10: zero-stuff, pad 2 before and 1 after, filter with g."""
+    """The skip image up-sampling of docs/stylegan2.md §2.10: zero-stuff, pad 2 before and 1 after, filter with g."""
     padded = F.pad(zero_stuff(img), [2, 1, 2, 1])
     return depthwise_fir(padded, fir_filter_2d(4.0, img.dtype, img.device))
 
 
 def upsample_conv2d(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """The up-sampling 3×3 conv of spec §2.6: stride-2 transposed conv (kernel not flipped), pad 1, filter with g."""
+    """The up-sampling 3×3 conv of docs/stylegan2.md §2.6: stride-2 transposed conv (kernel not flipped), pad 1, filter with g."""
     y = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2)
     return depthwise_fir(F.pad(y, [1, 1, 1, 1]), fir_filter_2d(4.0, x.dtype, x.device))
 
 
 def demodulation_coefficients(weight: torch.Tensor, styles: torch.Tensor) -> torch.Tensor:
-    """d[n, o] = 1 / sqrt(Σ_i Σ_ab W[o,i,a,b]² · s[n,i]² + 1e-8) (spec §2.4)."""
+    """d[n, o] = 1 / sqrt(Σ_i Σ_ab W[o,i,a,b]² · s[n,i]² + 1e-8) (docs/stylegan2.md §2.4)."""
     weight_sq = weight.square().sum(dim=[2, 3])
     return (styles.square() @ weight_sq.t() + DEMODULATION_EPSILON).rsqrt()
 
@@ -69,7 +69,7 @@ def modulated_conv2d(
 ) -> torch.Tensor:
     """Modulated convolution in its batched (non-fused) form: scale x by s, convolve with the shared weight, scale by d.
 
-    By linearity this equals convolving every sample with its own W''[o,i] = W[o,i]·s[i]·d[o] (spec §2.4).
+    By linearity this equals convolving every sample with its own W''[o,i] = W[o,i]·s[i]·d[o] (docs/stylegan2.md §2.4).
     """
     batch = x.shape[0]
     x = x * styles.to(x.dtype).reshape(batch, -1, 1, 1)

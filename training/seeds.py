@@ -1,4 +1,4 @@
-"""Seed → latent z exactly as numpy's legacy `RandomState(seed).randn` (spec §1.6)."""
+"""Seed → latent z exactly as numpy's legacy `RandomState(seed).randn` (docs/stylegan2.md §1.6)."""
 
 from __future__ import annotations
 

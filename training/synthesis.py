@@ -1,4 +1,4 @@
-"""The synthesis network ws → image with the skip architecture: layers, toRGB, blocks and their dataflow (spec §2)."""
+"""The synthesis network ws → image with the skip architecture: layers, toRGB, blocks and their dataflow (docs/stylegan2.md §2)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ NOISE_MODES = ("const", "random", "none")
 
 
 class SynthesisLayer(nn.Module):
-    """Modulated 3×3 conv (optionally up-sampling), noise, bias, lrelu·sqrt(2) and clamp (spec §2.4–§2.8)."""
+    """Modulated 3×3 conv (optionally up-sampling), noise, bias, lrelu·sqrt(2) and clamp (docs/stylegan2.md §2.4–§2.8)."""
 
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, up: bool,
                  conv_clamp: float | None) -> None:
@@ -44,7 +44,7 @@ class SynthesisLayer(nn.Module):
 
 
 class ToRGB(nn.Module):
-    """1×1 modulated conv without demodulation, the 1/sqrt(C_in) gain on the styles, bias and clamp (spec §2.9)."""
+    """1×1 modulated conv without demodulation, the 1/sqrt(C_in) gain on the styles, bias and clamp (docs/stylegan2.md §2.9)."""
 
     def __init__(self, in_channels: int, w_dim: int, conv_clamp: float | None) -> None:
         super().__init__()
@@ -64,7 +64,7 @@ class ToRGB(nn.Module):
 
 
 class SynthesisBlock(nn.Module):
-    """One resolution r: `const` (r = 4) or `conv0` (up-sampling), then `conv1` and `torgb` (spec §2.11)."""
+    """One resolution r: `const` (r = 4) or `conv0` (up-sampling), then `conv1` and `torgb` (docs/stylegan2.md §2.11)."""
 
     def __init__(self, resolution: int, in_channels: int, out_channels: int, w_dim: int,
                  conv_clamp: float | None) -> None:

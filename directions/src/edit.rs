@@ -1,5 +1,5 @@
 //! The edit maths on W+: moving chosen layers of each design along a direction, with the additive
-//! convention of ClothingGAN and GANSpace's viewer, or GANSpace's "centered" strips (spec §6.5).
+//! convention of ClothingGAN and GANSpace's viewer, or GANSpace's "centered" strips (docs/stylegan2.md §6.5).
 
 use crate::layers::LayerRange;
 

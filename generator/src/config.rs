@@ -2,7 +2,7 @@
 
 use crate::model::ModelError;
 
-/// Everything that fixes the architecture of a StyleGAN2 "skip" generator (spec §1–§3).
+/// Everything that fixes the architecture of a StyleGAN2 "skip" generator (docs/stylegan2.md §1–§3).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelConfig {
     /// Length of the latent z.
@@ -127,7 +127,7 @@ impl ModelConfig {
     }
 }
 
-/// `num_ws = 2·log2(resolution) − 2` (spec §2.1).
+/// `num_ws = 2·log2(resolution) − 2` (docs/stylegan2.md §2.1).
 pub fn num_ws_for(resolution: usize) -> usize {
     (2 * resolution.trailing_zeros() as usize).saturating_sub(2)
 }

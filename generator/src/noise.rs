@@ -3,7 +3,7 @@
 use crate::network::Network;
 use crate::seeds::RandomState;
 
-/// Which noise the conv layers add (spec §2.7).
+/// Which noise the conv layers add (docs/stylegan2.md §2.7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NoiseMode {
     /// Each layer's stored `noise_const` map (stylegan2-ada's default).

@@ -51,7 +51,7 @@ mod tests {
     use crate::network::{AffineSpec, ConvSpec};
     use crate::seeds::RandomState;
 
-    /// The phase-split form on the CPU equals the definition (transposed conv + FIR) of spec §2.6.
+    /// The phase-split form on the CPU equals the definition (transposed conv + FIR) of docs/stylegan2.md §2.6.
     #[test]
     fn phase_split_matches_the_transposed_conv_definition() {
         let (c_in, c_out, h) = (3, 2, 4);

@@ -1,4 +1,4 @@
-//! The truncation trick on ws: toward `w_avg` (stylegan2-ada) or toward zero (ClothingGAN, spec §7.3).
+//! The truncation trick on ws: toward `w_avg` (stylegan2-ada) or toward zero (ClothingGAN; docs/stylegan2.md §7.3).
 
 /// What truncation pulls the ws toward.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-"""An independent float64 NumPy transcription of spec §1–§2, written loop by loop from the formulas, for checking
+"""An independent float64 NumPy transcription of docs/stylegan2.md §1–§2, written loop by loop from the formulas, for checking
 the PyTorch reference. It uses the fused (per-sample weight) form of the modulated convolution."""
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def up_filter() -> np.ndarray:
 
 
 def conv3x3_up(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """§2.6 as written: stride-2 transposed conv (y[o,2h+a,2w+b] += x[i,h,w]·W[o,i,a,b]), pad 1, 4×4 filter g."""
+    """docs/stylegan2.md §2.6 as written: stride-2 transposed conv (y[o,2h+a,2w+b] += x[i,h,w]·W[o,i,a,b]), pad 1, 4×4 filter g."""
     _, h, w = x.shape
     y = np.zeros((weight.shape[0], 2 * h + 1, 2 * w + 1))
     for a in range(3):
@@ -63,7 +63,7 @@ def conv3x3_up(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
 
 
 def upsample_skip(img: np.ndarray) -> np.ndarray:
-    """§2.10 closed form per axis: out[2m] = .25·in[m−1] + .75·in[m], out[2m+1] = .75·in[m] + .25·in[m+1]."""
+    """docs/stylegan2.md §2.10 closed form per axis: out[2m] = .25·in[m−1] + .75·in[m], out[2m+1] = .75·in[m] + .25·in[m+1]."""
     def along(x: np.ndarray, axis: int) -> np.ndarray:
         x = np.moveaxis(x, axis, -1)
         padded = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(1, 1)])
@@ -95,7 +95,7 @@ def torgb(params: dict, prefix: str, x: np.ndarray, w: np.ndarray, conv_clamp: f
 
 
 def synthesis(params: dict, ws: np.ndarray, resolution: int, noise_mode: str, conv_clamp: float | None) -> np.ndarray:
-    """One image per row of ws, following the block dataflow of §2.11 and the ws indexing of §2.1."""
+    """One image per row of ws, following the block dataflow of docs/stylegan2.md §2.11 and the ws indexing of docs/stylegan2.md §2.1."""
     images = []
     for sample_ws in ws:
         x = params["synthesis.b4.const"]

@@ -13,7 +13,7 @@ from training.tests import numpy_reference as ref
 def test_config_f_256_names_and_sizes_match_ada():
     generator = Generator(GeneratorConfig(img_resolution=256, channel_base=16384))
     state = generator.state_dict()
-    # ADA has 144 tensors here, 20 of them resample_filter buffers the format drops (spec §3, §4.1).
+    # ADA has 144 tensors here, 20 of them resample_filter buffers the format drops (docs/stylegan2.md §3, §4.1).
     assert len(state) == 124
     assert abs(sum(t.numel() for t in state.values()) - 24.94e6) < 0.01e6
     assert state["synthesis.b8.conv0.weight"].shape == (512, 512, 3, 3)

@@ -1,4 +1,4 @@
-"""Mapping network checks: normalisation, equalised dense layers, w_avg tracking, truncation with cutoff (spec §1)."""
+"""Mapping network checks: normalisation, equalised dense layers, w_avg tracking, truncation with cutoff (docs/stylegan2.md §1)."""
 
 import math
 

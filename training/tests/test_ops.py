@@ -1,4 +1,4 @@
-"""Hand-computed checks of the generator's tensor operations (spec §2.4–§2.10)."""
+"""Hand-computed checks of the generator's tensor operations (docs/stylegan2.md §2.4–§2.10)."""
 
 import numpy as np
 import torch
@@ -90,7 +90,7 @@ def test_upsample_conv_matches_spec_definition_and_not_the_flipped_kernel():
 
 
 def test_upsample_conv_equals_phase_split_subpixel_conv():
-    """§2.6: z[o,2m+ry,2n+rx] = Σ_i Σ_dy,dx x[i,m+dy,n+dx]·K[o,i,2(1−dy)+ry,2(1−dx)+rx] with K = W ⊛ g (6×6)."""
+    """docs/stylegan2.md §2.6: z[o,2m+ry,2n+rx] = Σ_i Σ_dy,dx x[i,m+dy,n+dx]·K[o,i,2(1−dy)+ry,2(1−dx)+rx] with K = W ⊛ g (6×6)."""
     rng = np.random.RandomState(5)
     c_in, c_out, h = 3, 2, 4
     x = rng.randn(c_in, h, h)

@@ -1,4 +1,4 @@
-"""Seeds → z must equal numpy's legacy RandomState(seed).randn, the values the Rust port also checks (spec §1.6)."""
+"""Seeds → z must equal numpy's legacy RandomState(seed).randn, the values the Rust port also checks (docs/stylegan2.md §1.6)."""
 
 import numpy as np
 

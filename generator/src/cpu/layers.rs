@@ -6,14 +6,14 @@ use crate::network::{AffineSpec, LRELU_SLOPE, NORM_EPSILON};
 use crate::prepared::UP_TAPS;
 use rayon::prelude::*;
 
-/// 2nd-moment normalisation of one latent (spec §1.1).
+/// 2nd-moment normalisation of one latent (docs/stylegan2.md §1.1).
 pub fn pixel_norm(x: &[f32]) -> Vec<f32> {
     let mean_sq = x.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / x.len() as f64;
     let scale = 1.0 / (mean_sq + NORM_EPSILON).sqrt();
     x.iter().map(|&v| (v as f64 * scale) as f32).collect()
 }
 
-/// An equalised dense layer: `x·(W·weight_gain)ᵀ + b·bias_gain`, then optionally lrelu·√2 (spec §1.2).
+/// An equalised dense layer: `x·(W·weight_gain)ᵀ + b·bias_gain`, then optionally lrelu·√2 (docs/stylegan2.md §1.2).
 pub fn dense(
     x: &[f32],
     layer: &DenseLayer,
@@ -31,7 +31,7 @@ pub fn dense(
         .collect()
 }
 
-/// The style vector of a modulated layer: `(w·(A·weight_gain)ᵀ + a_b)·out_scale` (spec §2.3, §2.9).
+/// The style vector of a modulated layer: `(w·(A·weight_gain)ᵀ + a_b)·out_scale` (docs/stylegan2.md §2.3, §2.9).
 pub fn affine(w: &[f32], layer: &DenseLayer, spec: &AffineSpec) -> Vec<f32> {
     dense(w, layer, spec.weight_gain as f64, 1.0, false)
         .iter()
@@ -39,7 +39,7 @@ pub fn affine(w: &[f32], layer: &DenseLayer, spec: &AffineSpec) -> Vec<f32> {
         .collect()
 }
 
-/// Demodulation coefficients `d[o] = 1/√(Σ_{i,a,b} (W[o,i,a,b]·s[i])² + 1e-8)` (spec §2.4).
+/// Demodulation coefficients `d[o] = 1/√(Σ_{i,a,b} (W[o,i,a,b]·s[i])² + 1e-8)` (docs/stylegan2.md §2.4).
 pub fn demodulation(layer: &ConvLayer, s: &[f32]) -> Vec<f32> {
     let c_in = layer.spec.c_in;
     (0..layer.spec.c_out)
@@ -63,7 +63,7 @@ fn modulated_weights(layer: &ConvLayer, s: &[f32], d: &[f32]) -> Vec<f64> {
         .collect()
 }
 
-/// Same-resolution modulated 3×3 conv with zero padding 1 (spec §2.5), before noise and bias.
+/// Same-resolution modulated 3×3 conv with zero padding 1 (docs/stylegan2.md §2.5), before noise and bias.
 pub fn modulated_conv(layer: &ConvLayer, x: &[f32], s: &[f32], d: &[f32], size: usize) -> Vec<f32> {
     let (c_in, c_out) = (layer.spec.c_in, layer.spec.c_out);
     let w = modulated_weights(layer, s, d);
@@ -96,7 +96,7 @@ pub fn modulated_conv(layer: &ConvLayer, x: &[f32], s: &[f32], d: &[f32], size: 
         .collect()
 }
 
-/// Up-sampling modulated 3×3 conv (spec §2.6), from its definition: a stride-2 unflipped transposed
+/// Up-sampling modulated 3×3 conv (docs/stylegan2.md §2.6), from its definition: a stride-2 unflipped transposed
 /// conv to `2H+1`, zero padding 1, then the 4×4 FIR `g = outer(k,k)/16`. Input `[c_in, H, H]`,
 /// output `[c_out, 2H, 2H]`, before noise and bias.
 pub fn modulated_conv_up(
@@ -147,7 +147,7 @@ pub fn modulated_conv_up(
         .collect()
 }
 
-/// Noise, bias, lrelu, gain and clamp, in that order (spec §2.7–§2.8), in place on `[c_out, r, r]`.
+/// Noise, bias, lrelu, gain and clamp, in that order (docs/stylegan2.md §2.7–§2.8), in place on `[c_out, r, r]`.
 pub fn noise_bias_activation(y: &mut [f32], layer: &ConvLayer, noise: Option<&[f32]>) {
     let plane = layer.spec.resolution * layer.spec.resolution;
     for (o, channel) in y.chunks_exact_mut(plane).enumerate() {
@@ -162,7 +162,7 @@ pub fn noise_bias_activation(y: &mut [f32], layer: &ConvLayer, noise: Option<&[f
 }
 
 /// ToRGB: 1×1 modulated conv with the style `s` of [`affine`] (its `1/√c_in` gain included), no
-/// demodulation, plus bias, then the clamp (spec §2.9).
+/// demodulation, plus bias, then the clamp (docs/stylegan2.md §2.9).
 pub fn torgb(layer: &ToRgbLayer, x: &[f32], s: &[f32]) -> Vec<f32> {
     let c_in = layer.spec.c_in;
     let plane = x.len() / c_in;
@@ -178,7 +178,7 @@ pub fn torgb(layer: &ToRgbLayer, x: &[f32], s: &[f32]) -> Vec<f32> {
         .collect()
 }
 
-/// 2× up-sampling of the skip image (spec §2.10) from its definition: zero-stuff, pad 2 before and 1
+/// 2× up-sampling of the skip image (docs/stylegan2.md §2.10) from its definition: zero-stuff, pad 2 before and 1
 /// after, then the 4-tap FIR per axis. `[3, H, H]` → `[3, 2H, 2H]`.
 pub fn upsample_image(img: &[f32], size: usize) -> Vec<f32> {
     let out = 2 * size;

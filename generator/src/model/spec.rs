@@ -1,4 +1,4 @@
-//! The canonical tensor names and shapes of a generator file (spec §4.1), derived from the network description.
+//! The canonical tensor names and shapes of a generator file (docs/stylegan2.md §4.1), derived from the network description.
 
 use crate::network::{Layer, Network};
 
