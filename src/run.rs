@@ -176,7 +176,14 @@ pub fn failure(
     error: &drape_engine::NodeError,
 ) -> String {
     let node = graph.index_of(id).map(|i| &graph.nodes[i]);
-    let span = node.map_or((0, 0), |n| n.span);
+    // At the offending value when the error names its parameter and the graph writes it.
+    let at_param = node.zip(error.param).and_then(|(n, param)| {
+        n.param_spans
+            .iter()
+            .find(|(name, _)| *name == param)
+            .map(|(_, span)| *span)
+    });
+    let span = at_param.or(node.map(|n| n.span)).unwrap_or((0, 0));
     let op = node.map_or("?", |n| n.op.name());
     let mut d = Diagnostic::at(
         shown_as,

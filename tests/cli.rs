@@ -81,6 +81,26 @@ fn check_reports_outputs_that_leave_the_graph_folder() {
 }
 
 #[test]
+fn runtime_errors_point_at_the_offending_value() {
+    let dir = cache_graph_project();
+    let graph = std::fs::read_to_string(dir.path().join("graphs/cache.ron")).unwrap();
+    let fixed = graph.replace("out/design-{seed}.png", "out/design.png");
+    std::fs::write(dir.path().join("graphs/fixed.ron"), &fixed).unwrap();
+    let (line, text_line) = fixed
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.contains("out/design.png"))
+        .unwrap();
+    let column = text_line.find("\"out/design.png\"").unwrap() + 1;
+    let out = drape(&["run", "graphs/fixed.ron"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("would all be written to"), "{stderr}");
+    let at = format!("graphs/fixed.ron:{}:{column}", line + 1);
+    assert!(stderr.contains(&at), "expected {at} in {stderr}");
+}
+
+#[test]
 fn a_parameter_set_twice_is_an_error() {
     let out = drape(
         &[

@@ -38,6 +38,9 @@ pub struct GraphNode {
     pub inputs: Vec<Connection>,
     /// Byte range of the node's entry in the file, for runtime error locations.
     pub span: (usize, usize),
+    /// Byte range of each parameter value written in the file, so a runtime error can point at
+    /// the value it is about.
+    pub param_spans: Vec<(&'static str, (usize, usize))>,
 }
 
 /// An edge: input `port` of this node reads output `from_port` of node `from`.

@@ -148,6 +148,8 @@ struct Loader<'a> {
 struct PendingNode {
     /// Whether its type and parameters passed; its references are checked either way.
     valid: bool,
+    /// Where each written parameter's value is.
+    param_spans: Vec<(&'static str, (usize, usize))>,
     id: String,
     id_span: (usize, usize),
     op: &'static dyn Node,
@@ -484,7 +486,7 @@ impl<'a> Loader<'a> {
         };
 
         let mut params = Params::default();
-        let mut param_spans: HashMap<&str, (usize, usize)> = HashMap::new();
+        let mut param_spans: HashMap<&'static str, (usize, usize)> = HashMap::new();
         let mut references = Vec::new();
         let mut ok = true;
         let mut seen = HashSet::new();
@@ -642,6 +644,11 @@ impl<'a> Loader<'a> {
             op_span,
             params,
             references,
+            param_spans: {
+                let mut spans: Vec<_> = param_spans.into_iter().collect();
+                spans.sort();
+                spans
+            },
             valid: ok,
         })
     }
@@ -836,6 +843,7 @@ impl<'a> Loader<'a> {
                 params: node.params.clone(),
                 inputs,
                 span: (node.id_span.0, node.op_span.1),
+                param_spans: node.param_spans.clone(),
             });
         }
         Some(nodes)

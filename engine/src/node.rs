@@ -116,6 +116,8 @@ pub struct NodeError {
     pub message: String,
     /// What to do about it.
     pub help: Option<String>,
+    /// The parameter whose value the error is about, when there is one.
+    pub param: Option<&'static str>,
 }
 
 impl NodeError {
@@ -124,12 +126,19 @@ impl NodeError {
         NodeError {
             message: message.into(),
             help: None,
+            param: None,
         }
     }
 
     /// Adds advice.
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
+        self
+    }
+
+    /// Locates the error at the value of parameter `name` (when the graph writes it).
+    pub fn at_param(mut self, name: &'static str) -> Self {
+        self.param = Some(name);
         self
     }
 }

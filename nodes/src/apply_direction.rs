@@ -127,7 +127,7 @@ fn strip_amounts(params: &Params) -> Vec<f64> {
 
 fn node_error(e: drape_directions::DirectionsError) -> NodeError {
     let help = e.help().map(str::to_string);
-    let error = NodeError::new(e.to_string());
+    let error = NodeError::new(e.to_string()).at_param("edits");
     match help {
         Some(help) => error.with_help(help),
         None => error,

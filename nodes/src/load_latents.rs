@@ -95,8 +95,9 @@ impl Node for LoadLatents {
             .get("key")
             .map(|_| ctx.params.text("key"))
             .transpose()?;
-        let array = latent_file::read(path, key)?;
-        let (n, data) = latent_file::to_w_plus(path, array, config.num_ws, config.w_dim)?;
+        let array = latent_file::read(path, key).map_err(|e| e.at_param("path"))?;
+        let (n, data) = latent_file::to_w_plus(path, array, config.num_ws, config.w_dim)
+            .map_err(|e| e.at_param("path"))?;
         if n == 0 {
             return Err(NodeError::new(format!(
                 "{}: holds no designs",

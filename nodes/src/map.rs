@@ -118,7 +118,8 @@ impl Node for Map {
             return Err(NodeError::new(format!(
                 "cutoff {c} is larger than the model's {} layers",
                 config.num_ws
-            )));
+            ))
+            .at_param("cutoff"));
         }
         let truncation = Truncation {
             psi,

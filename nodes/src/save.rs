@@ -91,13 +91,13 @@ impl Node for Save {
                 "{} images would all be written to \"{written_template}\"",
                 images.len()
             ))
-            .with_help(
-                "put {index} or {seed} in the path, or lay the batch out with a Grid first",
-            ));
+            .with_help("put {index} or {seed} in the path, or lay the batch out with a Grid first")
+            .at_param("path"));
         }
         let paths = (0..images.len())
             .map(|i| fill(&template, &images.designs[i], i, ctx.node_id))
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.at_param("path"))?;
         let mut unique = paths.clone();
         unique.sort();
         unique.dedup();
@@ -105,7 +105,8 @@ impl Node for Save {
             return Err(NodeError::new(
                 "two images of the batch map to the same file (repeated seeds?)",
             )
-            .with_help("use {index} in the path"));
+            .with_help("use {index} in the path")
+            .at_param("path"));
         }
         let provenance = Provenance::of(ctx)?;
         paths
