@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# drape's native CPU backend next to the PyTorch reference on the same weights, in one run, with the
-# same number of threads each; prints images/s and GFLOP/s of both and their ratio per batch size.
+# drape's native CPU backend next to the PyTorch reference and to ONNX Runtime (the reference exported
+# with torch.onnx.export(dynamo=True)) on the same weights, in one run, with the same number of threads
+# each; prints images/s and GFLOP/s and drape's ratio to each per batch size.
 #   scripts/bench-cpu.sh              the bundled model (models/clothing), batches 1, 8, 32
 #   scripts/bench-cpu.sh --config-f   also the 256 px config-F-sized network (random weights; minutes)
 # THREADS (default 2), BATCHES (default 1,8,32) and DRAPE (default target/release/drape) may be set.
@@ -27,8 +28,13 @@ for model in "${models[@]}"; do
   OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads "$python" -m training.bench --model "$model" \
       --batch "$batches" --device cpu --runs 5 \
     | awk '/^ *[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+$/ {print $1, $3, $4}' >"${TMPDIR:-/tmp}/torch-bench.$$"
-  printf '%6s %14s %14s %16s %16s %8s\n' batch "drape img/s" "drape GFLOP/s" "PyTorch img/s" "PyTorch GFLOP/s" ratio
-  join "${TMPDIR:-/tmp}/drape-bench.$$" "${TMPDIR:-/tmp}/torch-bench.$$" \
-    | awk '{printf "%6d %14.2f %14.1f %16.2f %16.1f %8.2f\n", $1, $2, $3, $4, $5, $2 / $4}'
-  rm -f "${TMPDIR:-/tmp}/drape-bench.$$" "${TMPDIR:-/tmp}/torch-bench.$$"
+  # ONNX Runtime on the same network, exported from the reference (the same table)
+  OMP_NUM_THREADS=$threads "$python" -m training.bench --model "$model" --batch "$batches" --device cpu \
+      --runs 5 --runtime onnxruntime --threads "$threads" 2>/dev/null \
+    | awk '/^ *[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+$/ {print $1, $3, $4}' >"${TMPDIR:-/tmp}/ort-bench.$$"
+  printf '%6s %12s %14s %14s %15s %10s %10s\n' batch "drape img/s" "drape GFLOP/s" "PyTorch img/s" \
+    "ONNXRT img/s" "÷PyTorch" "÷ONNXRT"
+  join "${TMPDIR:-/tmp}/drape-bench.$$" "${TMPDIR:-/tmp}/torch-bench.$$" | join - "${TMPDIR:-/tmp}/ort-bench.$$" \
+    | awk '{printf "%6d %12.2f %14.1f %14.2f %15.2f %10.2f %10.2f\n", $1, $2, $3, $4, $6, $2 / $4, $2 / $6}'
+  rm -f "${TMPDIR:-/tmp}/drape-bench.$$" "${TMPDIR:-/tmp}/torch-bench.$$" "${TMPDIR:-/tmp}/ort-bench.$$"
 done

@@ -1,6 +1,8 @@
-"""Times the PyTorch reference generator (fp32, eval, no_grad, noise const) on the weights the engine loads.
+"""Times the PyTorch reference generator (fp32, eval, no_grad, noise const) on the weights the engine loads,
+in PyTorch itself or exported to ONNX and run by ONNX Runtime.
 
     python -m training.bench --model models/<name> --batch 1,8,32 [--device cpu|cuda]
+    python -m training.bench --model models/<name> --batch 1,8,32 --runtime onnxruntime [--threads 2]
     python -m training.bench --config-f-256 [--save models/bench-f256] --batch 1,8
 
 `--config-f-256` builds a 256 px, channel_base 16384, z/w 512, 8-mapping-layer network with fixed random
@@ -12,8 +14,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 import torch
 
@@ -35,19 +41,66 @@ def config_f_256() -> Generator:
     return randomize_parameters(Generator(CONFIG_F_256), CONFIG_F_SEED).eval()
 
 
-def time_batch(generator: Generator, batch: int, device: torch.device, warmup: int, runs: int) -> float:
-    """Median seconds for one forward pass of `batch` seeded latents (after `warmup` untimed passes)."""
+def time_batch(generator: Generator, batch: int, device: torch.device, warmup: int, runs: int,
+               run: Callable[[torch.Tensor], object] | None = None) -> float:
+    """Median seconds for one forward pass of `batch` seeded latents (after `warmup` untimed passes), through
+    `run` when given (e.g. an ONNX Runtime session), else the PyTorch generator."""
     z = torch.from_numpy(z_from_seeds(list(range(batch)), generator.config.z_dim)).to(device)
     times = []
     with torch.no_grad():
         for i in range(warmup + runs):
             start = time.perf_counter()
-            generator(z, noise_mode="const")
+            if run is None:
+                generator(z, noise_mode="const")
+            else:
+                run(z)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             if i >= warmup:
                 times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+class _ConstNoise(torch.nn.Module):
+    """z → image with constant noise: the function that is exported."""
+
+    def __init__(self, generator: Generator) -> None:
+        super().__init__()
+        self.generator = generator
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.generator(z, noise_mode="const")
+
+
+#: Largest difference to PyTorch an exported network may show on a check batch (images in [−1, 1]).
+ONNX_TOLERANCE = 1e-4
+
+
+def onnx_runner(generator: Generator, threads: int, folder: Path) -> Callable[[torch.Tensor], np.ndarray]:
+    """Exports the generator to ONNX (`torch.onnx.export(dynamo=True)`, dynamic batch) in `folder`, opens it in
+    ONNX Runtime on the CPU with `threads` intra-op threads, checks it against PyTorch on two seeds, and returns
+    a function z → images."""
+    import onnxruntime
+
+    path = folder / "generator.onnx"
+    example = torch.from_numpy(z_from_seeds([0, 1], generator.config.z_dim))
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    torch.onnx.export(_ConstNoise(generator).eval(), (example,), path, dynamo=True,
+                      dynamic_shapes={"z": {0: batch}}, input_names=["z"], output_names=["images"], verbose=False)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def run(z: torch.Tensor) -> np.ndarray:
+        return session.run(None, {"z": z.cpu().numpy()})[0]
+
+    with torch.no_grad():
+        expected = generator(example, noise_mode="const").numpy()
+    difference = float(np.abs(run(example) - expected).max())
+    if difference > ONNX_TOLERANCE:
+        raise RuntimeError(f"the ONNX export differs from PyTorch by {difference:.2e} (more than {ONNX_TOLERANCE})")
+    return run
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -58,6 +111,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--save", type=Path, default=None, help="with --config-f-256: write its weights here")
     parser.add_argument("--batch", default="1,8,32", help="comma-separated batch sizes")
     parser.add_argument("--device", default=None, help="cpu or cuda; default cuda when present")
+    parser.add_argument("--runtime", choices=["torch", "onnxruntime"], default="torch",
+                        help="run the network in PyTorch, or export it to ONNX and run it in ONNX Runtime (CPU)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads (default: PyTorch's; ONNX Runtime's intra-op threads)")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
@@ -83,15 +140,23 @@ def main(argv: list[str] | None = None) -> None:
             print(f"saved {args.save}")
     else:
         generator = load_generator(args.model)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    if args.runtime == "onnxruntime" and device.type != "cpu":
+        raise SystemExit("--runtime onnxruntime runs on the CPU; leave out --device or give --device cpu")
     generator = generator.to(device)
     flops = generator_flops(generator.config)
     threads = torch.get_num_threads() if device.type == "cpu" else None
-    print(f"device {device}{f' ({threads} threads)' if threads else ''}, {flops / 1e9:.2f} GFLOP/image, "
-          f"resolution {generator.config.img_resolution}")
-    print("batch  sec/batch  images/s  GFLOP/s")
-    for batch in (int(b) for b in args.batch.split(",")):
-        seconds = time_batch(generator, batch, device, args.warmup, args.runs)
-        print(f"{batch:5d}  {seconds:9.4f}  {batch / seconds:8.2f}  {flops * batch / seconds / 1e9:7.1f}", flush=True)
+    with tempfile.TemporaryDirectory() as folder:
+        run = onnx_runner(generator, threads or 1, Path(folder)) if args.runtime == "onnxruntime" else None
+        runtime = "ONNX Runtime" if run is not None else "PyTorch"
+        print(f"{runtime} on {device}{f' ({threads} threads)' if threads else ''}, {flops / 1e9:.2f} GFLOP/image, "
+              f"resolution {generator.config.img_resolution}")
+        print("batch  sec/batch  images/s  GFLOP/s")
+        for batch in (int(b) for b in args.batch.split(",")):
+            seconds = time_batch(generator, batch, device, args.warmup, args.runs, run)
+            print(f"{batch:5d}  {seconds:9.4f}  {batch / seconds:8.2f}  {flops * batch / seconds / 1e9:7.1f}",
+                  flush=True)
 
 
 if __name__ == "__main__":

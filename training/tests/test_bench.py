@@ -27,3 +27,25 @@ def test_bench_reports_every_batch(capsys):
     assert "GFLOP/image" in lines[0] and lines[1].split() == ["batch", "sec/batch", "images/s", "GFLOP/s"]
     assert [line.split()[0] for line in lines[2:]] == ["1", "2"]
     assert all(float(line.split()[2]) > 0 for line in lines[2:])
+
+
+def test_onnx_runtime_runs_the_same_network(capsys, tmp_path):
+    import numpy as np
+    import torch
+
+    from training.bench import ONNX_TOLERANCE, onnx_runner
+    from training.model_format import load_generator
+    from training.seeds import z_from_seeds
+
+    generator = load_generator(FIXTURE).eval()
+    run = onnx_runner(generator, 1, tmp_path)
+    # Another batch size than the export's example: the batch dimension is dynamic.
+    z = torch.from_numpy(z_from_seeds([3, 4, 5], generator.config.z_dim))
+    with torch.no_grad():
+        expected = generator(z, noise_mode="const").numpy()
+    assert np.abs(run(z) - expected).max() <= ONNX_TOLERANCE
+    main(["--model", str(FIXTURE), "--batch", "1,3", "--warmup", "0", "--runs", "1", "--runtime", "onnxruntime",
+          "--threads", "1"])
+    lines = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("[torch.onnx]")]
+    header = next(i for i, line in enumerate(lines) if line.startswith("ONNX Runtime on cpu (1 threads)"))
+    assert [line.split()[0] for line in lines[header + 2:header + 4]] == ["1", "3"]
