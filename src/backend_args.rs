@@ -1,5 +1,8 @@
-//! The backend options shared by `run`, `watch`, `bench` and `directions`: `--backend`, `--adapter`
-//! and `--threads`, with their environment variables.
+//! Options shared by several commands: where the generator runs (`--backend`, `--adapter`,
+//! `--threads`, for run, watch, bench and directions) and the folders a graph uses (`--model`,
+//! `--out-dir`, for run and watch).
+
+use std::path::PathBuf;
 
 use drape_generator::{AdapterChoice, BackendKind, CpuOptions};
 use drape_nodes::BackendChoice;
@@ -40,4 +43,16 @@ impl BackendArgs {
             },
         })
     }
+}
+
+/// The folders a run uses in place of the graph's own.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct FolderArgs {
+    /// Use this model folder instead of the one the graph (or a design's recipe) names, relative to
+    /// the working directory.
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+    /// Write the graph's relative output paths under DIR instead of the graph's folder.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }

@@ -12,7 +12,7 @@ mod watch;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use backend_args::BackendArgs;
+use backend_args::{BackendArgs, FolderArgs};
 use clap::{Parser, Subcommand};
 use drape_engine::Override;
 
@@ -45,13 +45,8 @@ enum Command {
         /// Print the time each node took.
         #[arg(long)]
         timings: bool,
-        /// Use this model folder instead of the one the graph or the design's recipe names
-        /// (relative to the working directory).
-        #[arg(long, value_name = "DIR")]
-        model: Option<PathBuf>,
-        /// Write the graph's relative output paths under DIR instead of the graph's folder.
-        #[arg(long, value_name = "DIR")]
-        out_dir: Option<PathBuf>,
+        #[command(flatten)]
+        folders: FolderArgs,
         #[command(flatten)]
         backend: BackendArgs,
         /// Say more: the backend in use and every node's status.
@@ -68,13 +63,8 @@ enum Command {
         /// The preview page's port on 127.0.0.1 (0: any free port).
         #[arg(long, default_value_t = 7860)]
         port: u16,
-        /// Use this model folder instead of the one the graph names (relative to the working
-        /// directory).
-        #[arg(long, value_name = "DIR")]
-        model: Option<PathBuf>,
-        /// Write the graph's relative output paths under DIR instead of the graph's folder.
-        #[arg(long, value_name = "DIR")]
-        out_dir: Option<PathBuf>,
+        #[command(flatten)]
+        folders: FolderArgs,
         #[command(flatten)]
         backend: BackendArgs,
     },
@@ -151,16 +141,15 @@ fn main() -> ExitCode {
             overrides,
             only,
             timings,
-            model,
-            out_dir,
+            folders,
             backend,
             verbose,
         } => {
             let options = run::Options {
                 timings,
                 backend,
-                model,
-                out_dir,
+                model: folders.model,
+                out_dir: folders.out_dir,
                 verbose,
             };
             if !rerun::is_png(&graph) {
@@ -183,8 +172,7 @@ fn main() -> ExitCode {
             graph,
             overrides,
             port,
-            model,
-            out_dir,
+            folders,
             backend,
         } => watch::watch(
             &graph,
@@ -192,8 +180,8 @@ fn main() -> ExitCode {
             &watch::Options {
                 port,
                 backend,
-                model,
-                out_dir,
+                model: folders.model,
+                out_dir: folders.out_dir,
             },
         ),
         Command::Check { graphs, overrides } => run::check(&graphs, &overrides),

@@ -74,9 +74,11 @@ fn every_documented_graph_checks_against_the_bundled_model() {
 #[test]
 fn documented_direction_edits_name_directions_of_the_bundled_model() {
     let named = std::fs::read_to_string(root().join("models/clothing/directions.ron")).unwrap();
+    let mut found = 0;
     for doc in documents() {
         let markdown = std::fs::read_to_string(&doc).unwrap();
         for piece in markdown.split("(direction: \"").skip(1) {
+            found += 1;
             let name = piece.split('"').next().unwrap();
             assert!(
                 named.contains(&format!("name: \"{name}\"")),
@@ -85,4 +87,5 @@ fn documented_direction_edits_name_directions_of_the_bundled_model() {
             );
         }
     }
+    assert!(found >= 3, "only {found} documented direction edits found");
 }

@@ -46,9 +46,7 @@ pub fn squared_sums(weight: &[f32]) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpu::layers::modulated_conv_up;
-    use crate::model::{ConvLayer, DenseLayer};
-    use crate::network::{AffineSpec, ConvSpec};
+    use crate::cpu::layers::up_conv_by_definition;
     use crate::seeds::RandomState;
 
     /// The phase-split form on the CPU equals the definition (transposed conv + FIR) of docs/stylegan2.md §2.6.
@@ -58,35 +56,7 @@ mod tests {
         let mut rng = RandomState::new(5);
         let weight = rng.randn_f32(c_out * c_in * 9);
         let x = rng.randn_f32(c_in * h * h);
-        let layer = ConvLayer {
-            spec: ConvSpec {
-                index: 1,
-                resolution: 2 * h,
-                c_in,
-                c_out,
-                up: true,
-                affine: AffineSpec {
-                    ws_index: 1,
-                    in_features: 0,
-                    out_features: c_in,
-                    weight_gain: 1.0,
-                    out_scale: 1.0,
-                },
-                clamp: None,
-            },
-            weight: weight.clone(),
-            bias: vec![0.0; c_out],
-            noise_strength: 0.0,
-            noise_const: vec![0.0; 4 * h * h],
-            affine: DenseLayer {
-                weight: vec![],
-                bias: vec![],
-                in_features: 0,
-                out_features: c_in,
-            },
-        };
-        let ones = vec![1.0; c_in.max(c_out)];
-        let expected = modulated_conv_up(&layer, &x, &ones, &ones, h);
+        let expected = up_conv_by_definition(&weight, c_out, c_in, &x, h);
         let phases = phase_kernels(&weight, c_out, c_in);
         let at = |i: usize, r: isize, c: isize| -> f64 {
             if r < 0 || c < 0 || r >= h as isize || c >= h as isize {

@@ -223,3 +223,45 @@ fn clamp(v: f64, limit: Option<f32>) -> f64 {
         None => v,
     }
 }
+
+/// The up-sampling conv of raw weights `[c_out, c_in, 3, 3]` on `x` (`[c_in, h, h]`) by its
+/// definition, with every style and coefficient 1: the oracle the faster forms are tested against.
+#[cfg(test)]
+pub(crate) fn up_conv_by_definition(
+    weight: &[f32],
+    c_out: usize,
+    c_in: usize,
+    x: &[f32],
+    h: usize,
+) -> Vec<f32> {
+    use crate::network::{AffineSpec, ConvSpec};
+    let layer = ConvLayer {
+        spec: ConvSpec {
+            index: 1,
+            resolution: 2 * h,
+            c_in,
+            c_out,
+            up: true,
+            affine: AffineSpec {
+                ws_index: 1,
+                in_features: 0,
+                out_features: c_in,
+                weight_gain: 1.0,
+                out_scale: 1.0,
+            },
+            clamp: None,
+        },
+        weight: weight.to_vec(),
+        bias: vec![0.0; c_out],
+        noise_strength: 0.0,
+        noise_const: vec![0.0; 4 * h * h],
+        affine: DenseLayer {
+            weight: vec![],
+            bias: vec![],
+            in_features: 0,
+            out_features: c_in,
+        },
+    };
+    let ones = vec![1.0; c_in.max(c_out)];
+    modulated_conv_up(&layer, x, &ones, &ones, h)
+}

@@ -177,8 +177,7 @@ pub struct Epilogue<'a> {
 impl Epilogue<'_> {
     /// `clamp(lrelu·√2(v·d[o] + strength·noise + b[o]))`.
     #[inline(always)]
-    fn finish(&self, o: usize, v: f32, noise: f32) -> f32 {
-        let strength = self.noise.map_or(0.0, |(_, s)| s);
+    fn finish(&self, o: usize, v: f32, strength: f32, noise: f32) -> f32 {
         clamp(
             lrelu_gain(v * self.demod[o] + strength * noise + self.bias[o]),
             self.clamp,
@@ -198,10 +197,11 @@ impl Epilogue<'_> {
 
     /// One output channel `o` in place on its `[r, r]` plane; `zeros` holds at least `r` zeros.
     pub fn channel(&self, o: usize, plane: &mut [f32], side: usize, zeros: &[f32]) {
+        let strength = self.noise.map_or(0.0, |(_, s)| s);
         for (row, out) in plane.chunks_exact_mut(side).enumerate() {
             let noise = self.noise_row(row, side, zeros);
             for (v, &n) in out.iter_mut().zip(noise) {
-                *v = self.finish(o, *v, n);
+                *v = self.finish(o, *v, strength, n);
             }
         }
     }
@@ -364,43 +364,13 @@ mod tests {
     /// up-sampling conv (spec: stride-2 transposed conv, pad 1, then the 4×4 FIR).
     #[test]
     fn transposed_up_matches_the_reference_definition() {
-        use crate::cpu::layers::modulated_conv_up;
-        use crate::model::{ConvLayer, DenseLayer};
-        use crate::network::{AffineSpec, ConvSpec};
+        use crate::cpu::layers::up_conv_by_definition;
         use crate::seeds::RandomState;
         let (c_in, c_out, h) = (3, 2, 5);
         let mut rng = RandomState::new(9);
         let weight = rng.randn_f32(c_out * c_in * 9);
         let x = rng.randn_f32(c_in * h * h);
-        let layer = ConvLayer {
-            spec: ConvSpec {
-                index: 1,
-                resolution: 2 * h,
-                c_in,
-                c_out,
-                up: true,
-                affine: AffineSpec {
-                    ws_index: 1,
-                    in_features: 0,
-                    out_features: c_in,
-                    weight_gain: 1.0,
-                    out_scale: 1.0,
-                },
-                clamp: None,
-            },
-            weight: weight.clone(),
-            bias: vec![0.0; c_out],
-            noise_strength: 0.0,
-            noise_const: vec![0.0; 4 * h * h],
-            affine: DenseLayer {
-                weight: vec![],
-                bias: vec![],
-                in_features: 0,
-                out_features: c_in,
-            },
-        };
-        let ones = vec![1.0; c_in.max(c_out)];
-        let want = modulated_conv_up(&layer, &x, &ones, &ones, h);
+        let want = up_conv_by_definition(&weight, c_out, c_in, &x, h);
         // Taps by hand: taps[o][tap][p] = Σ_i W[o, i, tap]·x[i, p].
         let plane = h * h;
         let mut scratch = Vec::new();

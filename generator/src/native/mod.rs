@@ -189,14 +189,7 @@ impl Workspace {
 impl NativeCpu {
     /// Prepares the weights and the worker threads.
     pub fn new(model: Arc<Model>, options: &CpuOptions) -> Result<NativeCpu, BackendError> {
-        let mut builder = rayon::ThreadPoolBuilder::new().thread_name(|i| format!("drape-cpu-{i}"));
-        if let Some(threads) = options.threads {
-            builder = builder.num_threads(threads);
-        }
-        let pool = builder.build().map_err(|e| BackendError::ThreadPool {
-            threads: options.threads.unwrap_or(0),
-            reason: e.to_string(),
-        })?;
+        let pool = thread_pool(options)?;
         let layout = Layout::new(model.network());
         let zeros = vec![0.0; model.config().resolution];
         let per_design = 4 * layout.floats_per_design();
@@ -225,14 +218,7 @@ impl NativeCpu {
     /// 32×32 pixels), repeated for about `seconds`: the ceiling the convs can approach.
     pub fn matmul_ceiling(options: &CpuOptions, seconds: f64) -> Result<f64, BackendError> {
         let (m, k, n) = (512, 4608, 1024);
-        let mut builder = rayon::ThreadPoolBuilder::new();
-        if let Some(threads) = options.threads {
-            builder = builder.num_threads(threads);
-        }
-        let pool = builder.build().map_err(|e| BackendError::ThreadPool {
-            threads: options.threads.unwrap_or(0),
-            reason: e.to_string(),
-        })?;
+        let pool = thread_pool(options)?;
         let lhs: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.1).collect();
         let rhs: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.1).collect();
         let mut out = vec![0f32; m * n];
@@ -644,6 +630,18 @@ impl NativeCpu {
         }
         Ok((images, trace))
     }
+}
+
+/// The worker threads `options` ask for (one per core by default).
+fn thread_pool(options: &CpuOptions) -> Result<rayon::ThreadPool, BackendError> {
+    let mut builder = rayon::ThreadPoolBuilder::new().thread_name(|i| format!("drape-cpu-{i}"));
+    if let Some(threads) = options.threads {
+        builder = builder.num_threads(threads);
+    }
+    builder.build().map_err(|e| BackendError::ThreadPool {
+        threads: options.threads.unwrap_or(0),
+        reason: e.to_string(),
+    })
 }
 
 /// Consecutive designs run together: their ws, how many, and the first one's index in the batch.
