@@ -88,6 +88,9 @@ pub fn execute(
                 bar.set_position(index as u64);
                 bar.set_message(id.to_string());
             }
+            Event::Progress { id, done, total } => {
+                bar.set_message(format!("{id} {done}/{total}"));
+            }
             Event::Finished(record) => {
                 bar.inc(1);
                 if options.verbose {
@@ -165,6 +168,7 @@ pub fn status_word(status: &Status) -> &'static str {
         Status::Cached => "cached",
         Status::Failed(_) => "FAILED",
         Status::Skipped { .. } => "skipped",
+        Status::Cancelled => "cancelled",
     }
 }
 

@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use support::watch::{SaveStyle, Scene, Watch, ran, save};
 use support::{drape, text};
@@ -88,6 +88,43 @@ fn every_save_style_reruns_only_what_the_edit_touched() {
     let extra = watch.quiet_for(Duration::from_millis(600));
     assert!(extra.is_empty(), "unexpected output: {extra:?}");
     assert!(watch.stderr.is_empty(), "{}", watch.stderr);
+}
+
+#[test]
+fn a_newer_save_cancels_a_long_run_and_the_page_shows_its_progress() {
+    let scene = Scene::new();
+    let mut watch = Watch::start(&scene.graph(), &[]);
+    watch.next_run();
+
+    // Hours of work by mistake: the page shows how far it got.
+    let huge = scene.edited("[42, 123456]", "\"0..100000\"");
+    save(&scene.graph(), &huge, SaveStyle::InPlace);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let running = loop {
+        let state = watch.state();
+        if state["running"]["node"] == "image" && state["running"]["done"].as_u64() > Some(0) {
+            break state["running"].clone();
+        }
+        assert!(Instant::now() < deadline, "no progress shown: {state}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(running["total"], 100_000, "{running}");
+
+    // The fix wins at the next chunk boundary.
+    let fixed = scene.edited("\"0..100000\"", "[42, 7]");
+    let saved = Instant::now();
+    save(&scene.graph(), &fixed, SaveStyle::InPlace);
+    let line = watch.next_out("cancelled at ", Duration::from_secs(10));
+    assert_eq!(line, "cancelled at image: the graph changed again");
+    let line = watch.next_run();
+    assert!(line.starts_with("run 2: "), "{line}");
+    assert!(
+        saved.elapsed() < Duration::from_secs(10),
+        "the fix took {:?}",
+        saved.elapsed()
+    );
+    assert!(scene.out("design-7.png").is_file());
+    assert_eq!(watch.state()["running"], serde_json::Value::Null);
 }
 
 #[test]

@@ -19,7 +19,7 @@ pub mod value;
 
 pub use atomic::write_atomically;
 pub use diagnostic::{Diagnostic, Diagnostics, printable};
-pub use exec::{Engine, Event, NodeRecord, RunReport, Status};
+pub use exec::{Canceller, Engine, Event, NodeRecord, RunReport, Status};
 pub use graph::{Connection, FORMAT_VERSION, Graph, GraphNode};
 pub use load::{
     MODEL_WEIGHTS_FILE, Override, load_graph, load_graph_with_model, parse_graph,

@@ -2,6 +2,7 @@
 //! node runs in and the error it returns.
 
 use std::any::Any;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -213,6 +214,8 @@ pub struct NodeContext<'a> {
     pub resources: &'a Resources,
     pub(crate) inputs: HashMap<&'static str, Value>,
     pub(crate) written: Vec<PathBuf>,
+    pub(crate) events: RefCell<&'a mut dyn FnMut(crate::exec::Event<'_>)>,
+    pub(crate) canceller: &'a crate::exec::Canceller,
 }
 
 impl NodeContext<'_> {
@@ -233,6 +236,21 @@ impl NodeContext<'_> {
             NodeError::new("this node needs a model, but the graph names none")
                 .with_help("add `model: \"path/to/model-folder\"` to the graph")
         })
+    }
+
+    /// Reports that `done` of `total` units (designs, frames) are finished, and is the node's chunk
+    /// boundary: an error when the run was cancelled, which the node returns at once (`?`). Long nodes
+    /// call it between chunks of work.
+    pub fn progress(&self, done: usize, total: usize) -> Result<(), NodeError> {
+        (self.events.borrow_mut())(crate::exec::Event::Progress {
+            id: self.node_id,
+            done,
+            total,
+        });
+        if self.canceller.is_cancelled() {
+            return Err(NodeError::new("cancelled"));
+        }
+        Ok(())
     }
 
     /// Records a file this node wrote, for the run report.

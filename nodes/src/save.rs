@@ -18,6 +18,9 @@ pub struct Save;
 /// Placeholders every design has; any other `{name}` is a parameter recorded in the design.
 const BUILT_IN: &[&str] = &["seed", "index", "node"];
 
+/// Files written between two chunk boundaries (progress, cancellation).
+const WRITE_CHUNK: usize = 64;
+
 impl Node for Save {
     fn name(&self) -> &'static str {
         "save"
@@ -109,10 +112,15 @@ impl Node for Save {
             .at_param("path"));
         }
         let provenance = Provenance::of(ctx)?;
-        paths
-            .par_iter()
-            .enumerate()
-            .try_for_each(|(i, path)| provenance.write(path, images, i))?;
+        ctx.progress(0, paths.len())?;
+        for start in (0..paths.len()).step_by(WRITE_CHUNK) {
+            let end = paths.len().min(start + WRITE_CHUNK);
+            paths[start..end]
+                .par_iter()
+                .enumerate()
+                .try_for_each(|(i, path)| provenance.write(path, images, start + i))?;
+            ctx.progress(end, paths.len())?;
+        }
         for path in paths {
             ctx.wrote(path);
         }

@@ -9,12 +9,13 @@ mod watcher;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::backend_args::BackendArgs;
-use drape_engine::{Engine, Override, RunReport, Status};
+use drape_engine::{Engine, Event, Override, RunReport, Status};
 
 use crate::run::{failure, status_word};
-use preview::{FileIdentity, Image, Preview, Timing};
+use preview::{FileIdentity, Image, Preview, Running, Timing};
 use reload::{Reload, WatchedGraph};
 use watcher::{Change, FileWatcher, Targets};
 
@@ -54,12 +55,12 @@ pub fn watch(path: &Path, overrides: &[Override], options: &Options) -> anyhow::
     };
     let mut watched =
         WatchedGraph::new(Box::new(new_engine), path, overrides).with_model(options.model.clone());
-    let mut watcher = FileWatcher::new(Targets::graph_only(path))?;
+    let mut watcher = FileWatcher::new(Targets::graph_only(path), watched.canceller())?;
     let mut run = 0;
     let mut change: Option<Change> = None;
     loop {
         let saved_at = change.as_ref().map(|c| c.first);
-        let outcome = watched.reload(change.as_ref());
+        let outcome = watched.reload(change.as_ref(), &mut progress_to(&preview));
         // Watch a new model folder before saying the run is done, so no change after it is missed.
         if let Some(graph) = watched.current() {
             watcher.retarget(Targets::of(path, graph))?;
@@ -75,6 +76,11 @@ pub fn watch(path: &Path, overrides: &[Override], options: &Options) -> anyhow::
                 }
                 publish(&preview, &watched, run, &report, error, save_to_images);
             }
+            Reload::Cancelled(report) => {
+                let at = report.records.last().map_or("the start", |r| r.id.as_str());
+                println!("cancelled at {at}: the graph changed again");
+                preview.update(|s| s.running = None);
+            }
             Reload::Broken(problems) => {
                 eprintln!("{problems}");
                 let keeping = if run > 0 {
@@ -88,7 +94,10 @@ pub fn watch(path: &Path, overrides: &[Override], options: &Options) -> anyhow::
                     if problems.len() == 1 { "" } else { "s" },
                     path.display()
                 );
-                preview.update(|s| s.error = Some(problems.to_string()));
+                preview.update(|s| {
+                    s.error = Some(problems.to_string());
+                    s.running = None;
+                });
             }
             Reload::Waiting | Reload::Unchanged => {}
         }
@@ -169,5 +178,38 @@ fn publish(
         s.timings = timings;
         s.run_s = report.duration.as_secs_f64();
         s.save_to_images_s = save_to_images;
+        s.running = None;
     });
+}
+
+/// How often the page hears of a node's progress at most.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Shows a run's progress on the page: each node as it starts, and how far it got, a few times a second.
+fn progress_to(preview: &Preview) -> impl FnMut(Event<'_>) + '_ {
+    let mut last = Instant::now();
+    move |event| match event {
+        Event::Started { id, index, total } => {
+            last = Instant::now();
+            preview.update(|s| {
+                s.running = Some(Running {
+                    node: id.to_string(),
+                    step: index + 1,
+                    steps: total,
+                    done: None,
+                })
+            });
+        }
+        Event::Progress { done, total, .. }
+            if last.elapsed() >= PROGRESS_INTERVAL || done == total =>
+        {
+            last = Instant::now();
+            preview.update(|s| {
+                if let Some(running) = &mut s.running {
+                    running.done = Some((done, total));
+                }
+            });
+        }
+        _ => {}
+    }
 }

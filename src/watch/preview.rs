@@ -61,6 +61,19 @@ pub struct Timing {
     pub ms: f64,
 }
 
+/// The run in progress: which node, and how far it got through its designs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Running {
+    /// The node running now.
+    pub node: String,
+    /// Its place in the plan, from 1.
+    pub step: usize,
+    /// The plan's length.
+    pub steps: usize,
+    /// Designs (or other units) done and in all, once the node reported them.
+    pub done: Option<(usize, usize)>,
+}
+
 /// What the page shows.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Snapshot {
@@ -79,6 +92,8 @@ pub struct Snapshot {
     pub run_s: f64,
     /// From the save to the new images, in seconds, when a file change started the run.
     pub save_to_images_s: Option<f64>,
+    /// The run in progress, if any.
+    pub running: Option<Running>,
 }
 
 impl Snapshot {
@@ -116,6 +131,13 @@ impl Snapshot {
             "timings": timings,
             "run_s": round(self.run_s, 3),
             "save_to_images_s": self.save_to_images_s.map(|s| round(s, 3)),
+            "running": self.running.as_ref().map(|r| serde_json::json!({
+                "node": r.node,
+                "step": r.step,
+                "steps": r.steps,
+                "done": r.done.map(|d| d.0),
+                "total": r.done.map(|d| d.1),
+            })),
         })
         .to_string()
     }
@@ -192,6 +214,7 @@ mod tests {
                 "timings": [{"node": "w", "status": "ran", "ms": 2.0}],
                 "run_s": 0.5,
                 "save_to_images_s": null,
+                "running": null,
             })
         );
         assert_eq!(

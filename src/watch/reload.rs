@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use drape_engine::{
-    Diagnostics, Engine, Graph, Override, Registry, RunReport, Status, parse_graph_with_model,
+    Canceller, Diagnostics, Engine, Event, Graph, Override, Registry, RunReport, Status,
+    parse_graph_with_model,
 };
 
 use super::watcher::Change;
@@ -15,6 +16,8 @@ use super::watcher::Change;
 pub enum Reload {
     /// The graph was valid and ran (some nodes may have failed; see the report).
     Ran(RunReport),
+    /// A newer change cancelled the run; the last good graph and its outputs stay.
+    Cancelled(RunReport),
     /// The graph file is invalid; the last good graph stays.
     Broken(Diagnostics),
     /// The file is missing or empty, as in the middle of an editor's save; nothing changed.
@@ -27,6 +30,7 @@ pub enum Reload {
 pub struct WatchedGraph {
     engine: Engine,
     new_engine: Box<dyn Fn() -> Engine>,
+    canceller: Canceller,
     registry: Registry,
     path: PathBuf,
     overrides: Vec<Override>,
@@ -40,9 +44,11 @@ pub struct WatchedGraph {
 impl WatchedGraph {
     /// Watches the graph file at `path`, on engines made by `new_engine`.
     pub fn new(new_engine: Box<dyn Fn() -> Engine>, path: &Path, overrides: &[Override]) -> Self {
+        let canceller = Canceller::default();
         WatchedGraph {
-            engine: new_engine(),
+            engine: new_engine().with_canceller(canceller.clone()),
             new_engine,
+            canceller,
             registry: drape_nodes::registry(),
             path: path.to_path_buf(),
             overrides: overrides.to_vec(),
@@ -57,6 +63,11 @@ impl WatchedGraph {
     pub fn with_model(mut self, model: Option<PathBuf>) -> Self {
         self.model = model;
         self
+    }
+
+    /// Cancels the running run from another thread (at its next chunk boundary).
+    pub fn canceller(&self) -> Canceller {
+        self.canceller.clone()
     }
 
     /// The last good graph.
@@ -85,12 +96,16 @@ impl WatchedGraph {
             .collect()
     }
 
-    /// Reads, validates and (when valid) runs the graph file after `change` (none: the first run).
-    /// The same text as last time needs no run unless another watched file changed; changed model weights
-    /// get a fresh engine, so that the model loads anew.
-    pub fn reload(&mut self, change: Option<&Change>) -> Reload {
+    /// Reads, validates and (when valid) runs the graph file after `change` (none: the first run),
+    /// passing the run's events to `on_event`. The same text as last time needs no run unless another
+    /// watched file changed; changed model weights get a fresh engine, so that the model loads anew.
+    pub fn reload(
+        &mut self,
+        change: Option<&Change>,
+        on_event: &mut dyn FnMut(Event<'_>),
+    ) -> Reload {
         if change.is_some_and(|c| c.model_changed) {
-            self.engine = (self.new_engine)();
+            self.engine = (self.new_engine)().with_canceller(self.canceller.clone());
         }
         let source = match std::fs::read_to_string(&self.path) {
             Ok(source) if source.trim().is_empty() => return Reload::Waiting,
@@ -120,7 +135,7 @@ impl WatchedGraph {
             Ok(graph) => graph,
             Err(problems) => return Reload::Broken(problems),
         };
-        let report = match self.engine.run(&staged, &[], &mut |_| {}) {
+        let report = match self.engine.run(&staged, &[], on_event) {
             Ok(report) => report,
             Err(message) => {
                 return Reload::Broken(Diagnostics(vec![drape_engine::Diagnostic::at(
@@ -131,6 +146,11 @@ impl WatchedGraph {
                 )]));
             }
         };
+        if report.cancelled {
+            // Not finished: the same text saved again must run.
+            self.last_text = None;
+            return Reload::Cancelled(report);
+        }
         self.keep_outputs(&staged, &report);
         self.current = Some(staged);
         Reload::Ran(report)

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender};
 use std::time::{Duration, Instant};
 
-use drape_engine::{Graph, ParamValue};
+use drape_engine::{Canceller, Graph, ParamValue};
 use notify_debouncer_full::notify::event::{AccessKind, AccessMode, MetadataKind, ModifyKind};
 use notify_debouncer_full::notify::{EventKind, RecommendedWatcher, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
@@ -113,10 +113,24 @@ pub struct FileWatcher {
 }
 
 impl FileWatcher {
-    /// Starts watching the targets' folders.
-    pub fn new(targets: Targets) -> anyhow::Result<Self> {
+    /// Starts watching the targets' folders. A change to the graph file cancels the run in progress
+    /// through `canceller` as soon as it is seen, so that the newest save wins.
+    pub fn new(targets: Targets, canceller: Canceller) -> anyhow::Result<Self> {
         let (sender, events): (Sender<DebounceEventResult>, _) = std::sync::mpsc::channel();
-        let debouncer = new_debouncer(DEBOUNCE, None, sender)?;
+        let graph = targets.graph.clone();
+        let handler = move |result: DebounceEventResult| {
+            let graph_changed = result.as_ref().is_ok_and(|events| {
+                events
+                    .iter()
+                    .any(|e| changes_content(&e.kind) && e.paths.contains(&graph))
+            });
+            if graph_changed {
+                canceller.cancel();
+            }
+            // The receiver goes only when watch ends.
+            let _ = sender.send(result);
+        };
+        let debouncer = new_debouncer(DEBOUNCE, None, handler)?;
         let mut watcher = FileWatcher {
             debouncer,
             events,

@@ -143,6 +143,22 @@ impl Watch {
         watch
     }
 
+    /// The preview's `/state` as JSON.
+    pub fn state(&self) -> serde_json::Value {
+        use std::io::{Read, Write};
+        let address = self.url.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(address).expect("the preview answers");
+        write!(
+            stream,
+            "GET /state HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let (_, body) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
+        serde_json::from_str(body).expect("JSON state")
+    }
+
     /// The next stdout line starting with `prefix` (other stdout lines are skipped).
     pub fn next_out(&mut self, prefix: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
