@@ -22,6 +22,11 @@ use drape_engine::Override;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Refuse graphs whose values would need more memory than this (e.g. 512MiB, 16GiB); checked
+    /// before anything runs.
+    #[arg(long, global = true, value_name = "SIZE", env = drape_engine::budget::BUDGET_ENV,
+          value_parser = drape_engine::budget::parse_budget, default_value = drape_engine::budget::DEFAULT_BUDGET_TEXT)]
+    memory_budget: u64,
 }
 
 #[derive(Subcommand)]
@@ -133,6 +138,7 @@ fn parse_seconds(text: &str) -> Result<f64, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    drape_engine::budget::set_budget(cli.memory_budget);
     let result = match cli.command {
         Command::Run {
             graph,

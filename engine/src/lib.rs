@@ -7,6 +7,7 @@
 //! - [`Engine`] runs a plan, caching each node's outputs by content.
 
 pub mod atomic;
+pub mod budget;
 pub mod diagnostic;
 pub mod exec;
 pub mod graph;
@@ -18,6 +19,7 @@ pub mod registry;
 pub mod value;
 
 pub use atomic::write_atomically;
+pub use budget::Extent;
 pub use diagnostic::{Diagnostic, Diagnostics, printable};
 pub use exec::{Canceller, Engine, Event, NodeRecord, RunReport, Status};
 pub use graph::{Connection, FORMAT_VERSION, Graph, GraphNode};

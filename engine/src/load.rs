@@ -10,6 +10,7 @@ use petgraph::algo::tarjan_scc;
 use petgraph::graph::DiGraph;
 use ron2::ast::{Expr, StructBody};
 
+use crate::budget::{Extent, human_bytes};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::graph::{Connection, FORMAT_VERSION, Graph, GraphNode};
 use crate::node::Node;
@@ -381,6 +382,9 @@ impl<'a> Loader<'a> {
             ));
         }
         self.check_cycles(&nodes, &pending);
+        if self.problems.is_empty() {
+            self.check_budget(&nodes, &pending, model.as_deref());
+        }
         Some(Graph {
             path: self.path.to_path_buf(),
             source: Arc::from(self.source),
@@ -847,6 +851,68 @@ impl<'a> Loader<'a> {
             });
         }
         Some(nodes)
+    }
+
+    /// Refuses the graph at the first node (in running order) where the estimated outputs so far exceed
+    /// the memory budget.
+    fn check_budget(&mut self, nodes: &[GraphNode], pending: &[PendingNode], model: Option<&Path>) {
+        let mut g = DiGraph::<usize, ()>::new();
+        let ix: Vec<_> = (0..nodes.len()).map(|i| g.add_node(i)).collect();
+        for (i, node) in nodes.iter().enumerate() {
+            for c in &node.inputs {
+                g.add_edge(ix[c.from], ix[i], ());
+            }
+        }
+        let Ok(order) = petgraph::algo::toposort(&g, None) else {
+            return;
+        };
+        let budget = crate::budget::budget();
+        let mut estimates: Vec<Option<Vec<Extent>>> = vec![None; nodes.len()];
+        let mut total: u64 = 0;
+        for i in order.into_iter().map(|n| g[n]) {
+            let node = &nodes[i];
+            let inputs = node
+                .inputs
+                .iter()
+                .filter_map(|c| Some((c.port, *estimates[c.from].as_ref()?.get(c.from_port)?)))
+                .collect();
+            let Some(outputs) = node.op.estimate(&node.params, &inputs, model) else {
+                continue;
+            };
+            let own = outputs
+                .iter()
+                .fold(0u64, |sum, e| sum.saturating_add(e.bytes()));
+            total = total.saturating_add(own);
+            if total > budget {
+                let what: Vec<String> = outputs.iter().map(Extent::describe).collect();
+                let all = if human_bytes(total) != human_bytes(own) {
+                    format!(
+                        ", {} with what the graph holds before it",
+                        human_bytes(total)
+                    )
+                } else {
+                    String::new()
+                };
+                let first = &pending[i];
+                self.error(
+                    first.op_span,
+                    format!(
+                        "this node's output would take {} ({}){all}, over the memory budget of {}",
+                        human_bytes(own),
+                        what.join(", "),
+                        human_bytes(budget)
+                    ),
+                )
+                .in_node(&first.id)
+                .help = Some(format!(
+                    "make the batch smaller (fewer seeds, rows or pairs; a smaller scale or padding), or \
+                     raise the budget with --memory-budget or {} (e.g. 16GiB)",
+                    crate::budget::BUDGET_ENV
+                ));
+                return;
+            }
+            estimates[i] = Some(outputs);
+        }
     }
 
     fn check_cycles(&mut self, nodes: &[GraphNode], pending: &[PendingNode]) {

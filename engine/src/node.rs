@@ -8,6 +8,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use crate::budget::Extent;
 use crate::param::{ParamSpec, Params};
 use crate::value::{Value, ValueType};
 
@@ -89,6 +90,18 @@ pub trait Node: Send + Sync {
     /// such as names the model must know; run at validation when the parameters passed.
     fn check_with_model(&self, _params: &Params, _model_dir: &Path) -> Vec<ParamProblem> {
         Vec::new()
+    }
+    /// Estimates the node's outputs before anything runs, from its parameters, its inputs' estimates
+    /// (by port; an input whose size is unknown is missing) and the model folder (read from small
+    /// files or headers, never the weights). `None` when it cannot tell; validation refuses graphs
+    /// whose values exceed the memory budget ([`crate::budget`]).
+    fn estimate(
+        &self,
+        _params: &Params,
+        _inputs: &HashMap<&'static str, Extent>,
+        _model_dir: Option<&Path>,
+    ) -> Option<Vec<Extent>> {
+        None
     }
     /// State outside the graph that the output depends on (e.g. an input file's size and time), mixed
     /// into the cache key so an edit to that file re-runs the node.

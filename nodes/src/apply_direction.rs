@@ -1,6 +1,9 @@
 //! `apply-direction`: moves designs along attribute directions in W+ (named directions of the model,
 //! or principal components by index), one or many edits at once, or as strips of amounts.
 
+use drape_engine::Extent;
+use std::collections::HashMap;
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -252,6 +255,25 @@ impl Node for ApplyDirection {
 
     fn model_fingerprint(&self, _params: &Params, model_dir: &Path) -> String {
         drape_directions::fingerprint(model_dir)
+    }
+
+    fn estimate(
+        &self,
+        params: &Params,
+        inputs: &HashMap<&'static str, Extent>,
+        _model_dir: Option<&Path>,
+    ) -> Option<Vec<Extent>> {
+        let input = inputs.get("w")?;
+        let strip = strip_amounts(params).len() as u64;
+        let per_design = if strip == 0 {
+            1
+        } else {
+            strip.saturating_mul(edit_specs(params).ok()?.len() as u64)
+        };
+        Some(vec![Extent {
+            items: input.items.saturating_mul(per_design),
+            ..*input
+        }])
     }
 
     fn run(&self, ctx: &mut NodeContext<'_>) -> Result<Vec<Value>, NodeError> {

@@ -1,7 +1,9 @@
 //! Paths through latent space, shared by `interpolate` (z) and `interpolate-w` (W+): linear and
 //! spherical interpolation of vectors, and the frame schedule from one keyframe design to the next.
 
-use drape_engine::{Design, NodeError, ParamDefault, ParamSpec, ParamType, Params};
+use std::collections::HashMap;
+
+use drape_engine::{Design, Extent, NodeError, ParamDefault, ParamSpec, ParamType, Params};
 
 /// Most frames one path may have.
 pub const MAX_FRAMES: usize = 10_000;
@@ -99,6 +101,20 @@ pub fn read_params(params: &Params) -> Result<(Mode, usize, bool), NodeError> {
         _ => Mode::Lerp,
     };
     Ok((mode, params.int("frames")? as usize, params.bool("loop")?))
+}
+
+/// The frames of a path through the designs of inputs `from` and `to`, estimated before running.
+pub fn estimate(params: &Params, inputs: &HashMap<&'static str, Extent>) -> Option<Vec<Extent>> {
+    let from = inputs.get("from")?;
+    let keys = from.items + inputs.get("to").map_or(0, |to| to.items);
+    let (_, frames, looped) = read_params(params).ok()?;
+    let frames = schedule(usize::try_from(keys).ok()?, frames, looped)
+        .ok()?
+        .len();
+    Some(vec![Extent {
+        items: frames as u64,
+        ..*from
+    }])
 }
 
 /// Blends `a` and `b` at `t`, each run of `chunk` values on its own (one W+ layer, or a whole z).

@@ -1,5 +1,9 @@
 //! `interpolate`: a path of latents z from one design to the next, for animations.
 
+use drape_engine::{Extent, Params};
+use std::collections::HashMap;
+use std::path::Path;
+
 use std::sync::Arc;
 
 use drape_engine::{Latents, Node, NodeContext, NodeError, ParamSpec, PortSpec, Value, ValueType};
@@ -51,6 +55,15 @@ impl Node for Interpolate {
     fn params(&self) -> &'static [ParamSpec] {
         const PARAMS: &[ParamSpec] = &[blend::FRAMES, blend::mode_param("slerp"), blend::LOOP];
         PARAMS
+    }
+
+    fn estimate(
+        &self,
+        params: &Params,
+        inputs: &HashMap<&'static str, Extent>,
+        _model_dir: Option<&Path>,
+    ) -> Option<Vec<Extent>> {
+        blend::estimate(params, inputs)
     }
 
     fn run(&self, ctx: &mut NodeContext<'_>) -> Result<Vec<Value>, NodeError> {

@@ -1,5 +1,9 @@
 //! `interpolate-w`: a path of per-layer latents W+ from one design to the next, for animations.
 
+use drape_engine::{Extent, Params};
+use std::collections::HashMap;
+use std::path::Path;
+
 use std::sync::Arc;
 
 use drape_engine::{Node, NodeContext, NodeError, ParamSpec, PortSpec, Value, ValueType, WPlus};
@@ -50,6 +54,15 @@ impl Node for InterpolateW {
     fn params(&self) -> &'static [ParamSpec] {
         const PARAMS: &[ParamSpec] = &[blend::FRAMES, blend::mode_param("lerp"), blend::LOOP];
         PARAMS
+    }
+
+    fn estimate(
+        &self,
+        params: &Params,
+        inputs: &HashMap<&'static str, Extent>,
+        _model_dir: Option<&Path>,
+    ) -> Option<Vec<Extent>> {
+        blend::estimate(params, inputs)
     }
 
     fn run(&self, ctx: &mut NodeContext<'_>) -> Result<Vec<Value>, NodeError> {

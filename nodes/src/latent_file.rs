@@ -64,22 +64,7 @@ pub fn read(path: &Path, key: Option<&str>) -> Result<Array, NodeError> {
         }
         Some(Format::Npz) => {
             let mut archive = NpzArchive::open(path).map_err(io)?;
-            let names: Vec<String> = archive.array_names().map(str::to_string).collect();
-            let name = match key {
-                Some(key) => key.to_string(),
-                None if names.iter().any(|n| n == NPZ_KEY) => NPZ_KEY.to_string(),
-                None if names.len() == 1 => names[0].clone(),
-                None => {
-                    return Err(file_error(
-                        path,
-                        format!(
-                            "holds the arrays {}, and none is named `{NPZ_KEY}`",
-                            names.join(", ")
-                        ),
-                    )
-                    .with_help("name the array to read with `key`"));
-                }
-            };
+            let (name, names) = npz_name(path, &archive, key)?;
             let entry = npyz::npz::file_name_from_array_name(&name);
             let size = match archive.zip_archive().by_name(&entry) {
                 Ok(mut file) => {
@@ -101,9 +86,64 @@ pub fn read(path: &Path, key: Option<&str>) -> Result<Array, NodeError> {
     }
 }
 
+/// The shape of the array `read` would read, from its header alone (checked as `read` checks it).
+pub fn shape(path: &Path, key: Option<&str>) -> Result<Vec<u64>, NodeError> {
+    let io = |e: std::io::Error| file_error(path, format!("cannot read it: {e}"));
+    match Format::of(path) {
+        Some(Format::Npy) => {
+            let mut file = std::fs::File::open(path).map_err(io)?;
+            let size = file.metadata().map_err(io)?.len();
+            check_header(path, &mut file, size)
+        }
+        Some(Format::Npz) => {
+            let mut archive = NpzArchive::open(path).map_err(io)?;
+            let (name, names) = npz_name(path, &archive, key)?;
+            let entry = npyz::npz::file_name_from_array_name(&name);
+            let mut file = archive.zip_archive().by_name(&entry).map_err(|_| {
+                file_error(
+                    path,
+                    format!("has no array `{name}`; it holds {}", names.join(", ")),
+                )
+            })?;
+            let size = file.size();
+            check_header(path, &mut file, size)
+        }
+        None => Err(file_error(path, "is not a .npy or .npz file")),
+    }
+}
+
+/// The array of an archive to read: `key`, else `w`, else the only one; with all the names.
+fn npz_name<R: Read + Seek>(
+    path: &Path,
+    archive: &NpzArchive<R>,
+    key: Option<&str>,
+) -> Result<(String, Vec<String>), NodeError> {
+    let names: Vec<String> = archive.array_names().map(str::to_string).collect();
+    let name = match key {
+        Some(key) => key.to_string(),
+        None if names.iter().any(|n| n == NPZ_KEY) => NPZ_KEY.to_string(),
+        None if names.len() == 1 => names[0].clone(),
+        None => {
+            return Err(file_error(
+                path,
+                format!(
+                    "holds the arrays {}, and none is named `{NPZ_KEY}`",
+                    names.join(", ")
+                ),
+            )
+            .with_help("name the array to read with `key`"));
+        }
+    };
+    Ok((name, names))
+}
+
 /// Reads the header of a `.npy` stream and checks that its shape's element count fits in 64 bits
-/// and in `available` bytes, before any numpy reader computes with it.
-fn check_header(path: &Path, reader: &mut impl Read, available: u64) -> Result<(), NodeError> {
+/// and in `available` bytes, before any numpy reader computes with it; returns the shape.
+fn check_header(
+    path: &Path,
+    reader: &mut impl Read,
+    available: u64,
+) -> Result<Vec<u64>, NodeError> {
     let damaged = |what: &str| {
         file_error(path, format!("is not a readable numpy array: {what}"))
             .with_help("write it again with np.save or np.savez")
@@ -143,7 +183,7 @@ fn check_header(path: &Path, reader: &mut impl Read, available: u64) -> Result<(
     if checked_size(&shape, 1, available).is_none() {
         return Err(too_large(path, &shape, available));
     }
-    Ok(())
+    Ok(shape)
 }
 
 /// The `'shape': (a, b, …)` tuple of a numpy header; `None` when absent or not integers.

@@ -1,5 +1,9 @@
 //! `load-latents`: W+ latents from a numpy `.npy` / `.npz` file, e.g. stylegan2-ada's `projected_w.npz`.
 
+use drape_engine::Extent;
+use std::collections::HashMap;
+use std::path::Path;
+
 use std::sync::Arc;
 
 use drape_engine::{
@@ -84,6 +88,23 @@ impl Node for LoadLatents {
             Ok(meta) => format!("{}:{:?}", meta.len(), meta.modified().ok()),
             Err(_) => "missing".into(),
         }
+    }
+
+    fn estimate(
+        &self,
+        params: &Params,
+        _inputs: &HashMap<&'static str, Extent>,
+        model_dir: Option<&Path>,
+    ) -> Option<Vec<Extent>> {
+        let config = model::config_at(model_dir)?;
+        let key = params.get("key").and_then(|_| params.text("key").ok());
+        let rows = *latent_file::shape(params.path("path").ok()?, key)
+            .ok()?
+            .first()?;
+        Some(vec![Extent::values(
+            rows,
+            (config.num_ws * config.w_dim) as u64,
+        )])
     }
 
     fn run(&self, ctx: &mut NodeContext<'_>) -> Result<Vec<Value>, NodeError> {

@@ -1,5 +1,9 @@
 //! `map`: the mapping network z → W+ on the GPU, with the truncation trick.
 
+use drape_engine::Extent;
+use std::collections::HashMap;
+use std::path::Path;
+
 use std::sync::Arc;
 
 use drape_engine::{
@@ -93,6 +97,19 @@ impl Node for Map {
             }];
         }
         Vec::new()
+    }
+
+    fn estimate(
+        &self,
+        _params: &Params,
+        inputs: &HashMap<&'static str, Extent>,
+        model_dir: Option<&Path>,
+    ) -> Option<Vec<Extent>> {
+        let config = model::config_at(model_dir)?;
+        Some(vec![Extent::values(
+            inputs.get("z")?.items,
+            (config.num_ws * config.w_dim) as u64,
+        )])
     }
 
     fn run(&self, ctx: &mut NodeContext<'_>) -> Result<Vec<Value>, NodeError> {

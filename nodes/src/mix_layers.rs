@@ -1,6 +1,10 @@
 //! `mix-layers`: style mixing of two W+ batches, layer by layer: ClothingGAN's structure/style blend,
 //! arbitrary per-layer weights, StyleGAN's crossover index, or ADA style_mixing.py's swapped layers.
 
+use drape_engine::Extent;
+use std::collections::HashMap;
+use std::path::Path;
+
 use std::sync::Arc;
 
 use drape_engine::{
@@ -201,6 +205,21 @@ impl Node for MixLayers {
             }
         }
         problems
+    }
+
+    fn estimate(
+        &self,
+        params: &Params,
+        inputs: &HashMap<&'static str, Extent>,
+        _model_dir: Option<&Path>,
+    ) -> Option<Vec<Extent>> {
+        let (a, b) = (inputs.get("a")?, inputs.get("b")?);
+        let items = if params.text("pairs").ok()? == "all" {
+            a.items.saturating_mul(b.items)
+        } else {
+            a.items.max(b.items)
+        };
+        Some(vec![Extent { items, ..*a }])
     }
 
     fn run(&self, ctx: &mut NodeContext<'_>) -> Result<Vec<Value>, NodeError> {

@@ -32,6 +32,11 @@ impl BackendChoice {
     }
 }
 
+/// The settings of the model in `dir`, from its weights' header, for estimates at validation.
+pub fn config_at(dir: Option<&Path>) -> Option<drape_generator::ModelConfig> {
+    Model::read_config(dir?).ok()
+}
+
 /// Chooses the backend for every later run on these resources (before anything uses it).
 pub fn set_backend(resources: &Resources, choice: BackendChoice) {
     // The first choice stays; the engine creates resources only on first use.

@@ -1,5 +1,9 @@
 //! `sample-latent`: latent vectors z from seeds, identical to numpy's `RandomState(seed).randn`.
 
+use drape_engine::Extent;
+use std::collections::HashMap;
+use std::path::Path;
+
 use std::sync::Arc;
 
 use drape_engine::param::MAX_SEEDS;
@@ -97,6 +101,20 @@ impl Node for SampleLatent {
                 "`seed` draws `count` designs: add `count`, or write `seeds: N` for one design",
             ),
         }
+    }
+
+    fn estimate(
+        &self,
+        params: &Params,
+        _inputs: &HashMap<&'static str, Extent>,
+        model_dir: Option<&Path>,
+    ) -> Option<Vec<Extent>> {
+        let dim = model::config_at(model_dir)?.z_dim as u64;
+        let count = match params.opt_int("count").ok()? {
+            Some(count) => count as u64,
+            None => params.seeds("seeds").ok()?.len() as u64,
+        };
+        Some(vec![Extent::values(count, dim)])
     }
 
     fn run(&self, ctx: &mut NodeContext<'_>) -> Result<Vec<Value>, NodeError> {

@@ -1,5 +1,9 @@
 //! `synthesize`: the synthesis network W+ → images on the GPU.
 
+use drape_engine::{Extent, Params};
+use std::collections::HashMap;
+use std::path::Path;
+
 use std::sync::Arc;
 
 use drape_engine::{
@@ -71,6 +75,16 @@ impl Node for Synthesize {
 
     fn uses_model(&self) -> bool {
         true
+    }
+
+    fn estimate(
+        &self,
+        _params: &Params,
+        inputs: &HashMap<&'static str, Extent>,
+        model_dir: Option<&Path>,
+    ) -> Option<Vec<Extent>> {
+        let side = model::config_at(model_dir)?.resolution as u64;
+        Some(vec![Extent::images(inputs.get("w")?.items, side, side)])
     }
 
     fn run(&self, ctx: &mut NodeContext<'_>) -> Result<Vec<Value>, NodeError> {

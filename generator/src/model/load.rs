@@ -15,9 +15,8 @@ pub const FORMAT_VERSION: &str = "1";
 /// Largest header accepted (the safetensors crate's own limit).
 const MAX_HEADER: u64 = 100_000_000;
 
-/// Checks, from the header alone, that the file holds exactly the tensor data its header describes,
-/// so a damaged or padded file is refused before gigabytes are read.
-fn check_size_from_header(path: &Path) -> Result<(), ModelError> {
+/// The file's JSON header and length, read without the tensor data.
+fn read_header(path: &Path) -> Result<(serde_json::Value, u64, u64), ModelError> {
     let io = |source| ModelError::Io {
         path: path.into(),
         source,
@@ -44,6 +43,13 @@ fn check_size_from_header(path: &Path) -> Result<(), ModelError> {
     file.read_exact(&mut header).map_err(io)?;
     let header: serde_json::Value = serde_json::from_slice(&header)
         .map_err(|e| corrupt(format!("its header is not valid JSON: {e}")))?;
+    Ok((header, n, len))
+}
+
+/// Checks, from the header alone, that the file holds exactly the tensor data its header describes,
+/// so a damaged or padded file is refused before gigabytes are read.
+fn check_size_from_header(path: &Path) -> Result<(), ModelError> {
+    let (header, n, len) = read_header(path)?;
     let data_end = header
         .as_object()
         .into_iter()
@@ -53,13 +59,30 @@ fn check_size_from_header(path: &Path) -> Result<(), ModelError> {
         .max()
         .unwrap_or(0);
     if 8 + n + data_end != len {
-        return Err(corrupt(format!(
-            "its header describes {data_end} bytes of tensor data after {} header bytes, but the file \
-             holds {len} bytes; it is truncated, padded or damaged",
-            8 + n
-        )));
+        return Err(ModelError::Corrupt {
+            path: path.into(),
+            reason: format!(
+                "its header describes {data_end} bytes of tensor data after {} header bytes, but the \
+                 file holds {len} bytes; it is truncated, padded or damaged",
+                8 + n
+            ),
+        });
     }
     Ok(())
+}
+
+/// The generator settings of the weights file at `path`, from its header alone.
+pub(super) fn read_config(path: &Path) -> Result<ModelConfig, ModelError> {
+    let (header, _, _) = read_header(path)?;
+    let metadata: HashMap<String, String> = header
+        .get("__metadata__")
+        .and_then(|m| serde_json::from_value(m.clone()).ok())
+        .ok_or_else(|| ModelError::Metadata {
+            path: path.into(),
+            key: "__metadata__".into(),
+            reason: "missing; this does not look like a drape generator file".into(),
+        })?;
+    parse_config(path, &metadata)
 }
 
 pub(super) fn load(path: &Path) -> Result<Model, ModelError> {

@@ -80,6 +80,11 @@ impl Model {
         load::load(&dir.join(WEIGHTS_FILE))
     }
 
+    /// The architecture of a model folder's weights, read from the file's header without the weights.
+    pub fn read_config(dir: &Path) -> Result<ModelConfig, ModelError> {
+        load::read_config(&dir.join(WEIGHTS_FILE))
+    }
+
     /// The architecture.
     pub fn config(&self) -> &ModelConfig {
         &self.config
