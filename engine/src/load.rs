@@ -523,9 +523,7 @@ impl<'a> Loader<'a> {
                     .map(|p| p.name)
                     .chain(op.params().iter().map(|p| p.name))
                     .collect();
-                let hint = did_you_mean(name, known.iter().copied())
-                    .map(|s| format!("did you mean `{s}`? "))
-                    .unwrap_or_default();
+                let hint = parameter_hint(op, name, &known);
                 self.error(
                     name_span,
                     format!("unknown parameter `{name}` for {}", graph_name(op.name())),
@@ -700,9 +698,7 @@ impl<'a> Loader<'a> {
             }
             let Some(spec) = op.params().iter().find(|p| p.name == o.param) else {
                 let names: Vec<&str> = op.params().iter().map(|p| p.name).collect();
-                let hint = did_you_mean(&o.param, names.iter().copied())
-                    .map(|s| format!("did you mean `{s}`? "))
-                    .unwrap_or_default();
+                let hint = parameter_hint(op, &o.param, &names);
                 self.override_error(
                     i,
                     format!(
@@ -937,6 +933,18 @@ impl<'a> Loader<'a> {
                 .help = Some("a node cannot depend on its own output; break the loop by connecting one of these inputs elsewhere".into());
         }
     }
+}
+
+/// "did you mean `truncation`? " for a parameter name that is a synonym of one `op` takes (`psi`) or a
+/// likely typo or abbreviation of one in `known`; empty otherwise.
+fn parameter_hint(op: &dyn Node, name: &str, known: &[&str]) -> String {
+    op.synonyms()
+        .iter()
+        .find(|(other, _)| other.eq_ignore_ascii_case(name))
+        .map(|(_, ours)| *ours)
+        .or_else(|| did_you_mean(name, known.iter().copied()))
+        .map(|s| format!("did you mean `{s}`? "))
+        .unwrap_or_default()
 }
 
 /// `a → b → c → a` for the nodes of one strongly connected component, following real edges.

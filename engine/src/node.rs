@@ -74,6 +74,11 @@ pub trait Node: Send + Sync {
     fn params(&self) -> &'static [ParamSpec] {
         &[]
     }
+    /// Names other tools give this node's parameters, each with the parameter it means here
+    /// (stylegan2-ada's `truncation_psi` is Map's `truncation`), for "did you mean" hints.
+    fn synonyms(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
     /// True for nodes that produce results outside the graph (files); the planner starts from these.
     fn is_output(&self) -> bool {
         false

@@ -114,6 +114,13 @@ impl Registry {
                     ));
                 }
             }
+            for (other, ours) in node.synonyms() {
+                if !node.params().iter().any(|p| p.name == *ours) || fields.contains(other) {
+                    problems.push(format!(
+                        "`{name}`: synonym `{other}` must name another tool's word for one of its parameters"
+                    ));
+                }
+            }
             if !node.is_output() && node.outputs().is_empty() {
                 problems.push(format!("`{name}` has no outputs and is not an output node"));
             }

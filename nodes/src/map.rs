@@ -99,6 +99,14 @@ impl Node for Map {
         Vec::new()
     }
 
+    fn synonyms(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            ("psi", "truncation"),
+            ("truncation_psi", "truncation"),
+            ("truncation_cutoff", "cutoff"),
+        ]
+    }
+
     fn estimate(
         &self,
         _params: &Params,

@@ -103,6 +103,10 @@ impl Node for SampleLatent {
         }
     }
 
+    fn synonyms(&self) -> &'static [(&'static str, &'static str)] {
+        &[("seed_list", "seeds")]
+    }
+
     fn estimate(
         &self,
         params: &Params,

@@ -77,6 +77,10 @@ impl Node for Synthesize {
         true
     }
 
+    fn synonyms(&self) -> &'static [(&'static str, &'static str)] {
+        &[("noise_mode", "noise")]
+    }
+
     fn estimate(
         &self,
         _params: &Params,
