@@ -383,7 +383,7 @@ impl<'a> Loader<'a> {
         }
         self.check_cycles(&nodes, &pending);
         if self.problems.is_empty() {
-            self.check_budget(&nodes, &pending, model.as_deref());
+            self.check_estimates(&nodes, &pending, model.as_deref());
         }
         Some(Graph {
             path: self.path.to_path_buf(),
@@ -849,9 +849,14 @@ impl<'a> Loader<'a> {
         Some(nodes)
     }
 
-    /// Refuses the graph at the first node (in running order) where the estimated outputs so far exceed
-    /// the memory budget.
-    fn check_budget(&mut self, nodes: &[GraphNode], pending: &[PendingNode], model: Option<&Path>) {
+    /// Estimates every node's outputs in running order, runs the checks that need them and refuses the
+    /// graph at the first node where the estimated outputs so far exceed the memory budget.
+    fn check_estimates(
+        &mut self,
+        nodes: &[GraphNode],
+        pending: &[PendingNode],
+        model: Option<&Path>,
+    ) {
         let mut g = DiGraph::<usize, ()>::new();
         let ix: Vec<_> = (0..nodes.len()).map(|i| g.add_node(i)).collect();
         for (i, node) in nodes.iter().enumerate() {
@@ -872,6 +877,13 @@ impl<'a> Loader<'a> {
                 .iter()
                 .filter_map(|c| Some((c.port, *estimates[c.from].as_ref()?.get(c.from_port)?)))
                 .collect();
+            for problem in node.op.check_inputs(&node.params, &inputs) {
+                let at = problem
+                    .param
+                    .and_then(|p| node.param_spans.iter().find(|(name, _)| *name == p))
+                    .map_or(pending[i].op_span, |(_, span)| *span);
+                self.error(at, problem.message).in_node(&node.id);
+            }
             let Some(outputs) = node.op.estimate(&node.params, &inputs, model) else {
                 continue;
             };

@@ -108,6 +108,15 @@ pub trait Node: Send + Sync {
     ) -> Option<Vec<Extent>> {
         None
     }
+    /// Checks that need the estimated sizes of the inputs (see [`Node::estimate`]), such as a batch
+    /// saved to a single file name; run at validation for the inputs whose size is known.
+    fn check_inputs(
+        &self,
+        _params: &Params,
+        _inputs: &HashMap<&'static str, Extent>,
+    ) -> Vec<ParamProblem> {
+        Vec::new()
+    }
     /// State outside the graph that the output depends on (e.g. an input file's size and time), mixed
     /// into the cache key so an edit to that file re-runs the node.
     fn fingerprint(&self, _params: &Params) -> String {

@@ -2,6 +2,10 @@
 //! file renamed into place), with the graph, the design and the recipe that re-creates it embedded as
 //! PNG text chunks.
 
+use std::collections::HashMap;
+
+use drape_engine::Extent;
+
 use std::path::PathBuf;
 
 use drape_engine::{
@@ -80,6 +84,23 @@ impl Node for Save {
         problems
     }
 
+    fn check_inputs(
+        &self,
+        params: &Params,
+        inputs: &HashMap<&'static str, Extent>,
+    ) -> Vec<ParamProblem> {
+        let (Ok(template), Some(images)) = (params.text("path"), inputs.get("images")) else {
+            return Vec::new();
+        };
+        one_file_for_many(template, images.items)
+            .map(|problem| ParamProblem {
+                param: Some("path"),
+                message: format!("{problem}; {ONE_FILE_HELP}"),
+            })
+            .into_iter()
+            .collect()
+    }
+
     fn run(&self, ctx: &mut NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
         let Value::Images(images) = ctx.required_input("images")? else {
             return Err(NodeError::new("input `images` is not an image batch"));
@@ -88,14 +109,10 @@ impl Node for Save {
         let template = crate::output_path::resolve(ctx, "path")?
             .to_string_lossy()
             .into_owned();
-        let varies = placeholders(&written_template).any(|name| name != "node");
-        if images.len() > 1 && !varies {
-            return Err(NodeError::new(format!(
-                "{} images would all be written to \"{written_template}\"",
-                images.len()
-            ))
-            .with_help("put {index} or {seed} in the path, or lay the batch out with a Grid first")
-            .at_param("path"));
+        if let Some(problem) = one_file_for_many(&written_template, images.len() as u64) {
+            return Err(NodeError::new(problem)
+                .with_help(ONE_FILE_HELP)
+                .at_param("path"));
         }
         let paths = (0..images.len())
             .map(|i| fill(&template, &images.designs[i], i, ctx.node_id))
@@ -126,6 +143,16 @@ impl Node for Save {
         }
         Ok(Vec::new())
     }
+}
+
+/// What to do about a batch saved to one file name.
+const ONE_FILE_HELP: &str =
+    "put {index} or {seed} in the path, or lay the batch out with a Grid first";
+
+/// The problem when `count` images would all go to the one file `template` names.
+fn one_file_for_many(template: &str, count: u64) -> Option<String> {
+    let varies = placeholders(template).any(|name| name != "node");
+    (count > 1 && !varies).then(|| format!("{count} images would all be written to \"{template}\""))
 }
 
 /// The `{name}` placeholders of a template.
