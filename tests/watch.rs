@@ -91,6 +91,52 @@ fn every_save_style_reruns_only_what_the_edit_touched() {
 }
 
 #[test]
+fn starting_on_a_broken_graph_shows_the_designs_earlier_runs_saved() {
+    let scene = Scene::new();
+    let graph = scene.graph();
+    support::succeeded(&drape(
+        &["run", graph.to_str().unwrap()],
+        graph.parent().unwrap(),
+    ));
+    // Another graph's design in the same folder is not shown.
+    let other = graph.with_file_name("other.ron");
+    std::fs::write(&other, scene.edited("out/sheet.png", "out/other-sheet.png")).unwrap();
+    support::succeeded(&drape(
+        &["run", other.to_str().unwrap(), "--only", "save-sheet"],
+        graph.parent().unwrap(),
+    ));
+
+    let broken = scene.edited("truncation: 0.7", "truncaton: 0.7");
+    save(&graph, &broken, SaveStyle::InPlace);
+    let mut watch = Watch::start(&graph, &[]);
+    watch.next_out("broken: ", Duration::from_secs(30));
+    let state = watch.state();
+    assert_eq!(state["earlier"], true, "{state}");
+    let mut shown: Vec<String> = state["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            format!(
+                "{} {}",
+                i["node"].as_str().unwrap(),
+                i["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    shown.sort();
+    assert_eq!(
+        shown,
+        [
+            "save-each design-123456.png",
+            "save-each design-42.png",
+            "save-sheet sheet.png"
+        ]
+    );
+    assert!(state["error"].as_str().unwrap().contains("truncaton"));
+}
+
+#[test]
 fn a_newer_save_cancels_a_long_run_and_the_page_shows_its_progress() {
     let scene = Scene::new();
     let mut watch = Watch::start(&scene.graph(), &[]);

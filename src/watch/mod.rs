@@ -1,6 +1,7 @@
 //! `drape watch`: runs a graph, then again on every save of it (or of its model's files), keeping the
 //! last good graph when an edit breaks it, and serves a live preview page of the latest outputs.
 
+mod earlier;
 mod preview;
 mod reload;
 mod server;
@@ -94,9 +95,21 @@ pub fn watch(path: &Path, overrides: &[Override], options: &Options) -> anyhow::
                     if problems.len() == 1 { "" } else { "s" },
                     path.display()
                 );
+                let earlier = if run == 0 {
+                    let mut folders: Vec<_> =
+                        path.parent().map(Path::to_path_buf).into_iter().collect();
+                    folders.extend(options.out_dir.clone());
+                    earlier::earlier_outputs(path, &folders)
+                } else {
+                    Vec::new()
+                };
                 preview.update(|s| {
                     s.error = Some(problems.to_string());
                     s.running = None;
+                    if !earlier.is_empty() {
+                        s.images = earlier;
+                        s.earlier = true;
+                    }
                 });
             }
             Reload::Waiting | Reload::Unchanged => {}
@@ -179,6 +192,7 @@ fn publish(
         s.run_s = report.duration.as_secs_f64();
         s.save_to_images_s = save_to_images;
         s.running = None;
+        s.earlier = false;
     });
 }
 

@@ -94,6 +94,8 @@ pub struct Snapshot {
     pub save_to_images_s: Option<f64>,
     /// The run in progress, if any.
     pub running: Option<Running>,
+    /// The images are earlier runs' designs of this graph (watch started on a broken graph).
+    pub earlier: bool,
 }
 
 impl Snapshot {
@@ -131,6 +133,7 @@ impl Snapshot {
             "timings": timings,
             "run_s": round(self.run_s, 3),
             "save_to_images_s": self.save_to_images_s.map(|s| round(s, 3)),
+            "earlier": self.earlier,
             "running": self.running.as_ref().map(|r| serde_json::json!({
                 "node": r.node,
                 "step": r.step,
@@ -214,6 +217,7 @@ mod tests {
                 "timings": [{"node": "w", "status": "ran", "ms": 2.0}],
                 "run_s": 0.5,
                 "save_to_images_s": null,
+                "earlier": false,
                 "running": null,
             })
         );
