@@ -1,6 +1,7 @@
 //! The documentation's graphs are real: every complete graph in a ```ron block of the README and of
 //! docs/*.md passes `drape check` against the bundled model (names of directions included), and the
-//! ApplyDirection examples name directions the bundled model has.
+//! ApplyDirection examples name directions the bundled model has; every documented `drape` command runs
+//! (or, for long-running ones and files of the reader's own, passes the argument parser).
 
 mod support;
 
@@ -88,4 +89,103 @@ fn documented_direction_edits_name_directions_of_the_bundled_model() {
         }
     }
     assert!(found >= 3, "only {found} documented direction edits found");
+}
+
+/// The `drape …` command lines of the README and docs/*.md (indented code, comments cut), in order.
+fn documented_commands() -> Vec<(String, String)> {
+    let mut commands = Vec::new();
+    for doc in documents() {
+        let markdown = std::fs::read_to_string(&doc).unwrap();
+        let name = doc.file_name().unwrap().to_string_lossy().into_owned();
+        for line in markdown.lines().filter(|l| l.starts_with("    ")) {
+            let code = line.split(" # ").next().unwrap().trim();
+            // `bash scripts/install.sh && drape run …`: the drape part.
+            let drape = code.rsplit("&& ").next().unwrap().trim();
+            if drape.starts_with("drape ") {
+                commands.push((name.clone(), drape.to_string()));
+            }
+        }
+    }
+    commands
+}
+
+/// Whether a documented command is run for real: quick, and every file it reads exists by then
+/// (earlier commands make some); the others (watch, bench, discovery over 100,000 samples, files of
+/// the reader's own) are checked by the argument parser only. Run with `--nocapture` to see which is
+/// which.
+fn runs_for_real(command: &str, project: &Path) -> bool {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let quick = matches!(
+        words.get(1..3),
+        Some(
+            ["run", _]
+                | ["check", _]
+                | ["recipe", _]
+                | ["nodes", _]
+                | ["directions", "list" | "gallery"]
+        )
+    ) || words.len() <= 2;
+    let files_exist = words
+        .iter()
+        .filter(|w| w.ends_with(".png") || w.ends_with(".npz"))
+        .filter(|w| !w.contains("out/") || w.starts_with("graphs/out/"))
+        .all(|w| project.join(w).exists());
+    quick && files_exist && !matches!(words.get(1), Some(&"watch" | &"bench"))
+}
+
+#[test]
+fn documented_commands_run_or_parse() {
+    let project = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(root().join("models"), project.path().join("models")).unwrap();
+    std::fs::create_dir_all(project.path().join("graphs")).unwrap();
+    for entry in std::fs::read_dir(root().join("graphs")).unwrap().flatten() {
+        if entry.path().extension().is_some_and(|e| e == "ron") {
+            std::fs::copy(
+                entry.path(),
+                project.path().join("graphs").join(entry.file_name()),
+            )
+            .unwrap();
+        }
+    }
+    let bin = Path::new(env!("CARGO_BIN_EXE_drape")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let (mut ran, mut parsed) = (0, 0);
+    for (doc, command) in documented_commands() {
+        let real = runs_for_real(&command, project.path());
+        let line = if real {
+            command.clone()
+        } else {
+            format!("{command} --help")
+        };
+        let out = std::process::Command::new("bash")
+            .args(["-c", &line])
+            .env("PATH", &path)
+            .env("DRAPE_BACKEND", "cpu")
+            .current_dir(project.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{doc}: `{line}` failed:\n{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        eprintln!(
+            "{} {doc}: {command}",
+            if real { "ran   " } else { "parsed" }
+        );
+        if real {
+            ran += 1;
+        } else {
+            parsed += 1;
+        }
+    }
+    assert!(
+        ran >= 15 && parsed >= 5,
+        "ran {ran} and parsed {parsed} documented commands"
+    );
 }
