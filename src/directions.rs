@@ -111,7 +111,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match result {
         Err(e) => match e.downcast_ref::<DirectionsError>() {
             Some(DirectionsError::Named(diagnostics)) => {
-                eprintln!("{diagnostics}");
+                eprintln!("{}", diagnostics.for_stderr());
                 Ok(ExitCode::FAILURE)
             }
             _ => Err(e),

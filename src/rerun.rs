@@ -90,7 +90,7 @@ pub fn rerun(
                     d.file.clone_from(&shown_as);
                 }
             }
-            eprintln!("{diagnostics}");
+            eprintln!("{}", diagnostics.for_stderr());
             return Ok(ExitCode::FAILURE);
         }
     };

@@ -32,7 +32,7 @@ pub fn check(graphs: &[PathBuf], overrides: &[Override]) -> anyhow::Result<ExitC
         match load_graph(path, &registry, overrides) {
             Ok(graph) => println!("ok: {} ({} nodes)", path.display(), graph.nodes.len()),
             Err(diagnostics) => {
-                eprintln!("{diagnostics}\n");
+                eprintln!("{}\n", diagnostics.for_stderr());
                 failed = true;
             }
         }
@@ -55,7 +55,7 @@ pub fn run(
     let graph = match load_graph_with_model(path, &registry, overrides, options.model.as_deref()) {
         Ok(graph) => graph,
         Err(diagnostics) => {
-            eprintln!("{diagnostics}");
+            eprintln!("{}", diagnostics.for_stderr());
             return Ok(ExitCode::FAILURE);
         }
     };

@@ -1,8 +1,12 @@
 //! Diagnostics: a problem in a graph file with its file, line:column, node id, message and advice,
-//! rendered rustc-style with the offending source line underlined.
+//! rendered rustc-style with the offending source line underlined (by `annotate-snippets`, rustc's own
+//! renderer: display widths of wide characters, colour on a terminal).
 
 use std::fmt;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+
+use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 
 /// One problem found in a graph, located in its file.
 #[derive(Clone, Debug, PartialEq)]
@@ -89,35 +93,39 @@ fn is_unprintable(c: char) -> bool {
     c.is_control() && c != '\n' && c != '\t'
 }
 
+impl Diagnostic {
+    /// The diagnostic through `renderer`; everything from the file is made printable first.
+    fn render(&self, renderer: &Renderer) -> String {
+        let line = printable(&self.source_line);
+        let byte = |chars: usize| {
+            line.char_indices()
+                .nth(chars)
+                .map_or(line.len(), |(i, _)| i)
+        };
+        let start = byte(self.column - 1);
+        let end = byte(self.column - 1 + self.width);
+        let title = match &self.node {
+            Some(node) => format!("node \"{}\": {}", printable(node), printable(&self.message)),
+            None => printable(&self.message).into_owned(),
+        };
+        let path = printable(&self.file.display().to_string()).into_owned();
+        let mut group: Group<'_> = Level::ERROR.primary_title(title).element(
+            Snippet::source(line.as_ref())
+                .line_start(self.line)
+                .path(path)
+                .annotation(AnnotationKind::Primary.span(start..end)),
+        );
+        let help = self.help.as_deref().map(printable);
+        if let Some(help) = help {
+            group = group.element(Level::HELP.message(help));
+        }
+        renderer.render(&[group])
+    }
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let message = printable(&self.message);
-        match &self.node {
-            Some(node) => writeln!(f, "error: node \"{}\": {message}", printable(node))?,
-            None => writeln!(f, "error: {message}")?,
-        }
-        let gutter = self.line.to_string().len();
-        let pad = " ".repeat(gutter);
-        writeln!(
-            f,
-            "{pad}--> {}:{}:{}",
-            printable(&self.file.display().to_string()),
-            self.line,
-            self.column
-        )?;
-        writeln!(f, "{pad} |")?;
-        writeln!(f, "{} | {}", self.line, printable(&self.source_line))?;
-        let indent: String = self
-            .source_line
-            .chars()
-            .take(self.column - 1)
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
-            .collect();
-        write!(f, "{pad} | {indent}{}", "^".repeat(self.width))?;
-        if let Some(help) = &self.help {
-            write!(f, "\n{pad} = help: {}", printable(help))?;
-        }
-        Ok(())
+        f.write_str(&self.render(&Renderer::plain()))
     }
 }
 
@@ -137,13 +145,32 @@ impl Diagnostics {
     }
 }
 
-impl fmt::Display for Diagnostics {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Diagnostics {
+    /// Every problem and the count, through `renderer`.
+    fn render(&self, renderer: &Renderer) -> String {
+        let mut text = String::new();
         for d in &self.0 {
-            writeln!(f, "{d}\n")?;
+            text += &d.render(renderer);
+            text += "\n\n";
         }
         let n = self.0.len();
-        write!(f, "{n} error{}", if n == 1 { "" } else { "s" })
+        text + &format!("{n} error{}", if n == 1 { "" } else { "s" })
+    }
+
+    /// The problems for standard error: in colour when it is a terminal and `NO_COLOR` is not set.
+    pub fn for_stderr(&self) -> String {
+        let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        self.render(&if colour {
+            Renderer::styled()
+        } else {
+            Renderer::plain()
+        })
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render(&Renderer::plain()))
     }
 }
 
@@ -162,7 +189,7 @@ mod tests {
         assert_eq!((d.line, d.column, d.width), (2, 12, 1));
         assert_eq!(
             d.to_string(),
-            "error: unknown version 2\n --> g.ron:2:12\n  |\n2 |   version: 2,\n  |            ^\n  = help: use version: 1"
+            "error: unknown version 2\n --> g.ron:2:12\n  |\n2 |   version: 2,\n  |            ^\n  |\n  = help: use version: 1"
         );
     }
 
@@ -174,6 +201,16 @@ mod tests {
         assert_eq!((d.line, d.column), (1, 5));
         assert_eq!(d.width, 1);
         let _ = d.to_string();
+    }
+
+    #[test]
+    fn wide_characters_are_underlined_by_their_display_width() {
+        let source = "\"名前\": Map(),";
+        let d = Diagnostic::at(Path::new("g.ron"), source, (0, 8), "bad id");
+        assert!(
+            d.to_string().ends_with("1 | \"名前\": Map(),\n  | ^^^^^^"),
+            "{d}"
+        );
     }
 
     #[test]

@@ -83,7 +83,7 @@ pub fn watch(path: &Path, overrides: &[Override], options: &Options) -> anyhow::
                 preview.update(|s| s.running = None);
             }
             Reload::Broken(problems) => {
-                eprintln!("{problems}");
+                eprintln!("{}", problems.for_stderr());
                 let keeping = if run > 0 {
                     format!("keeping run {run}'s outputs")
                 } else {
