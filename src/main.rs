@@ -5,6 +5,7 @@ mod backend_args;
 mod bench;
 mod catalogue;
 mod directions;
+mod progress;
 mod rerun;
 mod run;
 mod watch;

@@ -125,6 +125,7 @@ pub fn rerun(
         index: recipe.index,
         out,
     }));
+    let design = recipe.index..recipe.index + 1;
     println!(
         "re-creating {} ({})",
         png.display(),
@@ -133,6 +134,7 @@ pub fn rerun(
     execute(
         &graph,
         std::slice::from_ref(&recipe.node),
+        Some(design),
         options,
         &shown_as,
     )

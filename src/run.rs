@@ -1,6 +1,7 @@
 //! `drape run` and `drape check`: load and validate graphs, run them with progress, and report what
 //! was written, what failed (with the node's location) and, on request, per-node timings.
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -8,7 +9,11 @@ use crate::backend_args::BackendArgs;
 use drape_engine::{
     Diagnostic, Engine, Event, Graph, Override, Status, load_graph, load_graph_with_model,
 };
-use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::progress::Progress;
+
+/// Files of a run listed one by one; more are counted.
+const FILES_LISTED: usize = 20;
 
 /// How `drape run` reports.
 pub struct Options {
@@ -59,14 +64,16 @@ pub fn run(
             return Ok(ExitCode::FAILURE);
         }
     };
-    execute(&graph, only, options, &graph.path)
+    execute(&graph, only, None, options, &graph.path)
 }
 
 /// Runs a loaded graph's outputs (or `only`), reporting progress, files, failures (located in
-/// `shown_as`, the file the user knows the graph by) and timings.
+/// `shown_as`, the file the user knows the graph by) and timings. `designs` runs only those designs of
+/// the batch when every target works design by design (the whole batch otherwise, with a note).
 pub fn execute(
     graph: &Graph,
     only: &[String],
+    designs: Option<Range<usize>>,
     options: &Options,
     shown_as: &Path,
 ) -> anyhow::Result<ExitCode> {
@@ -76,43 +83,34 @@ pub fn execute(
         drape_nodes::set_out_dir(engine.resources(), dir.clone());
     }
 
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{pos}/{len}] {msg} {elapsed}")
-            .expect("valid template"),
-    );
-    let report = engine
-        .run(graph, only, &mut |event| match event {
-            Event::Started { id, index, total } => {
-                bar.set_length(total as u64);
-                bar.set_position(index as u64);
-                bar.set_message(id.to_string());
-            }
-            Event::Progress { id, done, total } => {
-                bar.set_message(format!("{id} {done}/{total}"));
-            }
-            Event::Finished(record) => {
-                bar.inc(1);
-                if options.verbose {
-                    let line = format!(
-                        "{:>8} {} ({})",
-                        status_word(&record.status),
-                        record.id,
-                        record.op
-                    );
-                    bar.suspend(|| eprintln!("{line}"));
-                }
-            }
-        })
-        .map_err(anyhow::Error::msg)?;
-    bar.finish_and_clear();
+    let mut progress = Progress::new(options.verbose);
+    let mut on_event = |event: Event<'_>| progress.event(event);
+    let report = match designs.map(|d| engine.run_designs(graph, only, d, &mut on_event)) {
+        Some(Ok(report)) => Ok(report),
+        Some(Err(why)) => {
+            eprintln!("note: running the whole batch, as {why}");
+            engine.run(graph, only, &mut on_event)
+        }
+        None => engine.run(graph, only, &mut on_event),
+    }
+    .map_err(anyhow::Error::msg)?;
+    progress.finish();
 
     let backend = drape_nodes::backend_description(engine.resources());
     if let Some(backend) = backend.filter(|_| options.verbose) {
         println!("backend: {backend}");
     }
-    for file in report.files() {
+    // A batch of thousands is summed up rather than listed.
+    let files: Vec<&Path> = report.files().collect();
+    for file in files.iter().take(FILES_LISTED) {
         println!("wrote {}", file.display());
+    }
+    if files.len() > FILES_LISTED {
+        println!(
+            "wrote {} more files ({} in all)",
+            files.len() - FILES_LISTED,
+            files.len()
+        );
     }
     for record in &report.records {
         match &record.status {

@@ -59,28 +59,44 @@ fn every_pair_of_two_big_batches_is_refused_before_anything_runs() {
 
 #[test]
 fn the_budget_covers_all_values_a_run_holds_and_reads_the_environment() {
-    // Each node alone fits in 3 MiB; together they do not.
-    let nodes = r#"        "z": SampleLatent(seeds: "0..1000"),
+    // Each node alone fits in the budget; together they do not (a batch this small runs whole).
+    let nodes = r#"        "z": SampleLatent(seeds: "0..250"),
         "w": Map(z: "z"),
         "images": Synthesize(w: "w"),
         "save": Save(images: "images", path: "out/{seed}.png"),"#;
     let dir = project(nodes);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_drape"))
         .args(["check", "graph.ron"])
-        .env("DRAPE_MEMORY_BUDGET", "12MiB")
+        .env("DRAPE_MEMORY_BUDGET", "3MiB")
         .current_dir(dir.path())
         .output()
         .expect("drape runs");
     let stderr = text(&out.stderr);
     assert!(
         stderr.contains(
-            "node \"images\": this node's output would take 11.7 MiB (1,000 images of 32 × 32 px), \
-             13.0 MiB with what the graph holds before it, over the memory budget of 12.0 MiB"
+            "node \"images\": this node's output would take 2.9 MiB (250 images of 32 × 32 px), \
+             3.3 MiB with what the graph holds before it, over the memory budget of 3.0 MiB"
         ),
         "{stderr}"
     );
     let (ok, stderr) = stderr_of(
-        &["check", "--memory-budget", "13.5MiB", "graph.ron"],
+        &["check", "--memory-budget", "3.5MiB", "graph.ron"],
+        dir.path(),
+    );
+    assert!(ok, "{stderr}");
+}
+
+#[test]
+fn a_streamed_batch_counts_one_chunk_of_designs() {
+    // 100,000 designs of 32 px would take 1.1 GiB at once; they stream 64 at a time.
+    let dir = project(
+        r#"        "z": SampleLatent(seeds: "0..100000"),
+        "w": Map(z: "z"),
+        "images": Synthesize(w: "w"),
+        "save": Save(images: "images", path: "out/{seed}.png"),"#,
+    );
+    let (ok, stderr) = stderr_of(
+        &["check", "--memory-budget", "64MiB", "graph.ron"],
         dir.path(),
     );
     assert!(ok, "{stderr}");

@@ -5,15 +5,17 @@
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::graph::Graph;
+use crate::graph::{Graph, GraphNode};
 use crate::node::{NodeContext, NodeError, Resources};
 use crate::plan::plan;
+use crate::stream::{self, Region};
 use crate::value::Value;
 
 /// A content key: equal keys mean equal outputs.
@@ -126,6 +128,13 @@ pub enum Event<'a> {
         /// Units in all.
         total: usize,
     },
+    /// Designs done of the streamed part of the graph (see [`crate::stream`]), after each chunk.
+    Designs {
+        /// Designs through every streamed node.
+        done: usize,
+        /// Designs in all.
+        total: usize,
+    },
     /// A node finished (in any way).
     Finished(&'a NodeRecord),
 }
@@ -144,6 +153,66 @@ impl Canceller {
     /// True once the current run was asked to stop.
     pub fn is_cancelled(&self) -> bool {
         self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// What a run has so far: outputs, failures and the report.
+struct RunState {
+    outputs: HashMap<usize, Arc<[Value]>>,
+    /// Failed or skipped nodes, with the failed node that is the cause.
+    broken: HashMap<usize, String>,
+    report: RunReport,
+    total: usize,
+}
+
+impl RunState {
+    /// The failed node upstream of `node`, if any.
+    fn upstream_failure(&self, node: &GraphNode) -> Option<String> {
+        node.inputs
+            .iter()
+            .find_map(|c| self.broken.get(&c.from).cloned())
+    }
+
+    /// The status of node `i` that returned `error`: cancelled when the run was, otherwise failed,
+    /// which skips what depends on it.
+    fn failed(
+        &mut self,
+        i: usize,
+        node: &GraphNode,
+        error: NodeError,
+        canceller: &Canceller,
+    ) -> Status {
+        if canceller.is_cancelled() {
+            self.report.cancelled = true;
+            Status::Cancelled
+        } else {
+            self.broken.insert(i, node.id.clone());
+            Status::Failed(error)
+        }
+    }
+
+    /// Records what happened to node `i` and tells `on_event`.
+    fn finish(
+        &mut self,
+        i: usize,
+        node: &GraphNode,
+        status: Status,
+        duration: Duration,
+        files: Vec<PathBuf>,
+        on_event: &mut dyn FnMut(Event<'_>),
+    ) {
+        if let Status::Skipped { because } = &status {
+            self.broken.insert(i, because.clone());
+        }
+        let record = NodeRecord {
+            id: node.id.clone(),
+            op: node.op.name(),
+            status,
+            duration,
+            files,
+        };
+        on_event(Event::Finished(&record));
+        self.report.records.push(record);
     }
 }
 
@@ -206,133 +275,350 @@ impl Engine {
     }
 
     /// Runs the graph's outputs (or the nodes named in `only` and what they need). Errors only when
-    /// the plan itself is impossible; node failures are in the report.
+    /// the plan itself is impossible; node failures are in the report. A batch of more than
+    /// [`stream::STREAM_ABOVE`] designs streams through the nodes that work design by design.
     pub fn run(
         &mut self,
         graph: &Graph,
         only: &[String],
         on_event: &mut dyn FnMut(Event<'_>),
     ) -> Result<RunReport, String> {
+        self.run_with(graph, only, None, on_event)
+    }
+
+    /// Like [`Engine::run`], streaming only designs `designs` of the batch through the nodes that work
+    /// design by design (the nodes that need the whole batch get just those designs); an error when
+    /// the targets do not all stream.
+    pub fn run_designs(
+        &mut self,
+        graph: &Graph,
+        only: &[String],
+        designs: Range<usize>,
+        on_event: &mut dyn FnMut(Event<'_>),
+    ) -> Result<RunReport, String> {
+        self.run_with(graph, only, Some(designs), on_event)
+    }
+
+    /// Where the planned nodes stream, if anywhere: `forced` picks the designs (and demands that
+    /// every target streams), otherwise batches above the threshold stream whole.
+    fn streaming(
+        graph: &Graph,
+        order: &[usize],
+        forced: Option<Range<usize>>,
+    ) -> Result<Option<(Region, Range<usize>)>, String> {
+        let estimates = stream::estimate_all(&graph.nodes, order, graph.model.as_deref());
+        let region = stream::region(&graph.nodes, order, &estimates);
+        match (region, forced) {
+            (Some(region), Some(range)) => {
+                let outside = order.iter().find(|&&i| {
+                    let node = &graph.nodes[i];
+                    node.op.is_output() && !region.members[i]
+                });
+                if let Some(&i) = outside {
+                    return Err(format!(
+                        "node \"{}\" needs the whole batch",
+                        graph.nodes[i].id
+                    ));
+                }
+                if range.end > region.designs || range.is_empty() {
+                    return Err(format!(
+                        "the batch has {} designs, not designs {}..{}",
+                        region.designs, range.start, range.end
+                    ));
+                }
+                Ok(Some((region, range)))
+            }
+            (None, Some(_)) => Err("no node of the graph works design by design".into()),
+            (Some(region), None) if region.designs > stream::STREAM_ABOVE => {
+                let all = 0..region.designs;
+                Ok(Some((region, all)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn run_with(
+        &mut self,
+        graph: &Graph,
+        only: &[String],
+        forced: Option<Range<usize>>,
+        on_event: &mut dyn FnMut(Event<'_>),
+    ) -> Result<RunReport, String> {
         let started = Instant::now();
         self.canceller.0.store(false, Ordering::SeqCst);
         let order = plan(graph, only)?;
+        let streaming = Self::streaming(graph, &order, forced)?;
         let model_print = model_fingerprint(graph.model.as_deref());
         let mut keys: HashMap<usize, CacheKey> = HashMap::new();
-        let mut outputs: HashMap<usize, Arc<[Value]>> = HashMap::new();
-        let mut broken: HashMap<usize, String> = HashMap::new();
-        let mut used = HashSet::new();
-        let mut report = RunReport::default();
-
-        for (index, &i) in order.iter().enumerate() {
-            if self.canceller.is_cancelled() {
-                report.cancelled = true;
-                break;
-            }
-            let node = &graph.nodes[i];
+        for &i in &order {
             let key = self.key(graph, i, &keys, &model_print);
             keys.insert(i, key);
-            used.insert(key);
-
-            if let Some(upstream) = node.inputs.iter().find_map(|c| broken.get(&c.from)) {
-                let because = upstream.clone();
-                broken.insert(i, because.clone());
-                let record = NodeRecord {
-                    id: node.id.clone(),
-                    op: node.op.name(),
-                    status: Status::Skipped { because },
-                    duration: Duration::ZERO,
-                    files: Vec::new(),
-                };
-                on_event(Event::Finished(&record));
-                report.records.push(record);
-                continue;
-            }
-            if let Some(hit) = self.cache.get(&key) {
-                outputs.insert(i, hit.clone());
-                let record = NodeRecord {
-                    id: node.id.clone(),
-                    op: node.op.name(),
-                    status: Status::Cached,
-                    duration: Duration::ZERO,
-                    files: Vec::new(),
-                };
-                on_event(Event::Finished(&record));
-                report.records.push(record);
-                continue;
-            }
-
-            on_event(Event::Started {
-                id: &node.id,
-                index,
-                total: order.len(),
-            });
-            let inputs = node
-                .inputs
+        }
+        let mut state = RunState {
+            outputs: HashMap::new(),
+            broken: HashMap::new(),
+            report: RunReport::default(),
+            total: order.len(),
+        };
+        // Nodes before the streamed region, the region chunk by chunk, then the rest; without a region
+        // every node is in the first group.
+        let before: Vec<usize> = match &streaming {
+            Some((region, _)) => order
                 .iter()
-                .map(|c| (c.port, outputs[&c.from][c.from_port].clone()))
-                .collect();
-            let mut ctx = NodeContext {
-                node_id: &node.id,
-                params: &node.params,
-                graph_path: &graph.path,
-                graph_source: &graph.source,
-                overrides: &graph.overrides,
-                model_dir: graph.model.as_deref(),
-                resources: &self.resources,
-                inputs,
-                written: Vec::new(),
-                events: RefCell::new(&mut *on_event),
-                canceller: &self.canceller,
-            };
-            let t0 = Instant::now();
-            let result = catch_unwind(AssertUnwindSafe(|| node.op.run(&mut ctx)))
-                .unwrap_or_else(|payload| {
-                    Err(NodeError::new(format!(
-                        "the node crashed: {}",
-                        panic_message(payload.as_ref())
-                    ))
-                    .with_help("this is a bug in drape; please report it with the graph file"))
-                })
-                .and_then(|values| check_outputs(node.op, values));
-            let duration = t0.elapsed();
-            let files = std::mem::take(&mut ctx.written);
-            drop(ctx);
-            let status = match result {
-                Ok(values) => {
-                    let values: Arc<[Value]> = values.into();
-                    self.cache.insert(key, values.clone());
-                    outputs.insert(i, values);
-                    Status::Ran
-                }
-                Err(_) if self.canceller.is_cancelled() => {
-                    report.cancelled = true;
-                    Status::Cancelled
-                }
-                Err(e) => {
-                    broken.insert(i, node.id.clone());
-                    Status::Failed(e)
-                }
-            };
-            let record = NodeRecord {
-                id: node.id.clone(),
-                op: node.op.name(),
-                status,
-                duration,
-                files,
-            };
-            on_event(Event::Finished(&record));
-            report.records.push(record);
-            if report.cancelled {
+                .copied()
+                .filter(|&i| !region.after[i])
+                .collect(),
+            None => order.clone(),
+        };
+        for &i in &before {
+            self.run_whole(graph, i, keys[&i], &mut state, on_event);
+            if state.report.cancelled {
                 break;
             }
         }
+        if let Some((region, range)) = &streaming
+            && !state.report.cancelled
+        {
+            self.run_region(
+                graph,
+                &order,
+                region,
+                range.clone(),
+                &keys,
+                &mut state,
+                on_event,
+            );
+            let rest = order
+                .iter()
+                .copied()
+                .filter(|&i| region.after[i] && !region.members[i]);
+            for i in rest {
+                if state.report.cancelled {
+                    break;
+                }
+                self.run_whole(graph, i, keys[&i], &mut state, on_event);
+            }
+        }
+        let mut report = state.report;
         // Keep only what this run used, so long watch sessions don't grow without bound (a cancelled
         // run did not get to everything the next one may need).
         if !report.cancelled {
+            let used: HashSet<CacheKey> = keys.values().copied().collect();
             self.cache.retain(|k, _| used.contains(k));
         }
         report.duration = started.elapsed();
         Ok(report)
+    }
+
+    /// Runs node `i` on its inputs' whole batches (or serves it from the cache).
+    fn run_whole(
+        &mut self,
+        graph: &Graph,
+        i: usize,
+        key: CacheKey,
+        state: &mut RunState,
+        on_event: &mut dyn FnMut(Event<'_>),
+    ) {
+        if self.canceller.is_cancelled() {
+            state.report.cancelled = true;
+            return;
+        }
+        let node = &graph.nodes[i];
+        if let Some(because) = state.upstream_failure(node) {
+            let skipped = Status::Skipped { because };
+            state.finish(i, node, skipped, Duration::ZERO, Vec::new(), on_event);
+            return;
+        }
+        if let Some(hit) = self.cache.get(&key) {
+            state.outputs.insert(i, hit.clone());
+            state.finish(
+                i,
+                node,
+                Status::Cached,
+                Duration::ZERO,
+                Vec::new(),
+                on_event,
+            );
+            return;
+        }
+        on_event(Event::Started {
+            id: &node.id,
+            index: state.report.records.len(),
+            total: state.total,
+        });
+        let inputs = node
+            .inputs
+            .iter()
+            .map(|c| (c.port, state.outputs[&c.from][c.from_port].clone()))
+            .collect();
+        let (result, duration, files) = self.execute(graph, i, inputs, None, on_event);
+        let status = match result {
+            Ok(values) => {
+                let values: Arc<[Value]> = values.into();
+                self.cache.insert(key, values.clone());
+                state.outputs.insert(i, values);
+                Status::Ran
+            }
+            Err(e) => state.failed(i, node, e, &self.canceller),
+        };
+        state.finish(i, node, status, duration, files, on_event);
+    }
+
+    /// Runs the region's members chunk by chunk over `range`, gathering the outputs that nodes outside
+    /// the region read. A member that fails stops, with what depends on it, and the others go on.
+    #[allow(clippy::too_many_arguments)]
+    fn run_region(
+        &mut self,
+        graph: &Graph,
+        order: &[usize],
+        region: &Region,
+        range: Range<usize>,
+        keys: &HashMap<usize, CacheKey>,
+        state: &mut RunState,
+        on_event: &mut dyn FnMut(Event<'_>),
+    ) {
+        let members: Vec<usize> = order
+            .iter()
+            .copied()
+            .filter(|&i| region.members[i])
+            .collect();
+        let gathered: HashSet<usize> = members
+            .iter()
+            .copied()
+            .filter(|&i| region.read_outside(&graph.nodes, order, i))
+            .collect();
+        let mut parts: HashMap<usize, Vec<Vec<Value>>> = HashMap::new();
+        let mut spent: HashMap<usize, (Duration, Vec<PathBuf>)> = HashMap::new();
+        let mut ended: HashMap<usize, Status> = HashMap::new();
+        'chunks: for chunk in Region::chunks(range.clone()) {
+            let mut values: HashMap<usize, Vec<Value>> = HashMap::new();
+            for &i in &members {
+                let node = &graph.nodes[i];
+                if ended.contains_key(&i) {
+                    continue;
+                }
+                if let Some(because) = state.upstream_failure(node) {
+                    state.broken.insert(i, because.clone());
+                    ended.insert(i, Status::Skipped { because });
+                    continue;
+                }
+                if self.canceller.is_cancelled() {
+                    state.report.cancelled = true;
+                    break 'chunks;
+                }
+                if chunk.start == range.start {
+                    on_event(Event::Started {
+                        id: &node.id,
+                        index: state.report.records.len(),
+                        total: state.total,
+                    });
+                }
+                let inputs = node
+                    .inputs
+                    .iter()
+                    .map(|c| {
+                        let value = match values.get(&c.from) {
+                            Some(part) => part[c.from_port].clone(),
+                            None => state.outputs[&c.from][c.from_port].designs(chunk.clone()),
+                        };
+                        (c.port, value)
+                    })
+                    .collect();
+                let (result, duration, files) = self.execute(
+                    graph,
+                    i,
+                    inputs,
+                    Some((chunk.clone(), region.designs)),
+                    on_event,
+                );
+                let (time, written) = spent.entry(i).or_default();
+                *time += duration;
+                written.extend(files);
+                match result {
+                    Ok(outputs) => {
+                        if gathered.contains(&i) {
+                            parts.entry(i).or_default().push(outputs.clone());
+                        }
+                        values.insert(i, outputs);
+                    }
+                    Err(e) => {
+                        ended.insert(i, state.failed(i, node, e, &self.canceller));
+                        if state.report.cancelled {
+                            break 'chunks;
+                        }
+                    }
+                }
+            }
+            on_event(Event::Designs {
+                done: chunk.end - range.start,
+                total: range.len(),
+            });
+            if members.iter().all(|i| ended.contains_key(i)) {
+                break;
+            }
+        }
+        for &i in &members {
+            let node = &graph.nodes[i];
+            let (duration, files) = spent.remove(&i).unwrap_or_default();
+            let status = match ended.remove(&i) {
+                Some(status) => status,
+                None if state.report.cancelled => {
+                    if files.is_empty() && duration.is_zero() {
+                        continue; // Never started.
+                    }
+                    Status::Cancelled
+                }
+                None => {
+                    if let Some(chunks) = parts.remove(&i) {
+                        let whole = gather(chunks);
+                        if range == (0..region.designs) {
+                            self.cache.insert(keys[&i], whole.clone());
+                        }
+                        state.outputs.insert(i, whole);
+                    }
+                    Status::Ran
+                }
+            };
+            state.finish(i, node, status, duration, files, on_event);
+        }
+    }
+
+    /// Runs node `i` once on `inputs` (designs `designs` of the batch, or all), turning a panic into a
+    /// failure; returns its outputs, time and the files it wrote.
+    fn execute(
+        &self,
+        graph: &Graph,
+        i: usize,
+        inputs: HashMap<&'static str, Value>,
+        designs: Option<(Range<usize>, usize)>,
+        on_event: &mut dyn FnMut(Event<'_>),
+    ) -> (Result<Vec<Value>, NodeError>, Duration, Vec<PathBuf>) {
+        let node = &graph.nodes[i];
+        let mut ctx = NodeContext {
+            node_id: &node.id,
+            params: &node.params,
+            graph_path: &graph.path,
+            graph_source: &graph.source,
+            overrides: &graph.overrides,
+            model_dir: graph.model.as_deref(),
+            resources: &self.resources,
+            inputs,
+            written: Vec::new(),
+            events: RefCell::new(on_event),
+            canceller: &self.canceller,
+            designs,
+        };
+        let t0 = Instant::now();
+        let result = catch_unwind(AssertUnwindSafe(|| node.op.run(&mut ctx)))
+            .unwrap_or_else(|payload| {
+                Err(NodeError::new(format!(
+                    "the node crashed: {}",
+                    panic_message(payload.as_ref())
+                ))
+                .with_help("this is a bug in drape; please report it with the graph file"))
+            })
+            .and_then(|values| check_outputs(node.op, values));
+        (result, t0.elapsed(), ctx.written)
     }
 
     fn key(
@@ -374,6 +660,22 @@ impl Engine {
     }
 }
 
+/// One node's outputs per chunk, gathered into its outputs for the whole range.
+fn gather(chunks: Vec<Vec<Value>>) -> Arc<[Value]> {
+    let ports = chunks.first().map_or(0, Vec::len);
+    let mut by_port: Vec<Vec<Value>> = vec![Vec::new(); ports];
+    for chunk in chunks {
+        for (port, value) in chunk.into_iter().enumerate() {
+            by_port[port].push(value);
+        }
+    }
+    by_port
+        .into_iter()
+        .filter_map(Value::gather)
+        .collect::<Vec<_>>()
+        .into()
+}
+
 fn check_outputs(op: &dyn crate::node::Node, values: Vec<Value>) -> Result<Vec<Value>, NodeError> {
     let declared = op.outputs();
     let types_match = values.len() == declared.len()
@@ -398,10 +700,12 @@ mod tests {
     //! The executor on a small registry of test nodes: no model, no GPU.
 
     use super::*;
+    use crate::budget::Extent;
     use crate::node::{Node, PortSpec};
-    use crate::param::{ParamDefault, ParamSpec, ParamType};
+    use crate::param::{ParamDefault, ParamSpec, ParamType, Params};
     use crate::registry::Registry;
-    use crate::value::ValueType;
+    use crate::stream::Items;
+    use crate::value::{Design, Latents, ValueType};
 
     const NUMBER_IN: &[PortSpec] = &[PortSpec::new("x", ValueType::Number, "A number.")];
     const NUMBER_OUT: &[PortSpec] = &[PortSpec::new("out", ValueType::Number, "A number.")];
@@ -551,8 +855,172 @@ mod tests {
         }
     }
 
+    const LATENTS_IN: &[PortSpec] = &[PortSpec::new("x", ValueType::Latents, "A batch.")];
+    const LATENTS_OUT: &[PortSpec] = &[PortSpec::new("out", ValueType::Latents, "A batch.")];
+
+    /// What the streaming test nodes saw, by test (each test uses its own `tag`).
+    static SEEN: std::sync::Mutex<Vec<(String, Range<usize>, usize)>> =
+        std::sync::Mutex::new(Vec::new());
+
+    fn seen(tag: &str) -> Vec<(Range<usize>, usize)> {
+        let seen = SEEN.lock().unwrap();
+        seen.iter()
+            .filter(|(t, _, _)| t == tag)
+            .map(|(_, range, len)| (range.clone(), *len))
+            .collect()
+    }
+
+    fn batch(ctx: &NodeContext<'_>) -> Latents {
+        match ctx.required_input("x") {
+            Ok(Value::Latents(x)) => x.clone(),
+            other => panic!("not a batch: {other:?}"),
+        }
+    }
+
+    const TAG: ParamSpec = ParamSpec {
+        name: "tag",
+        ty: ParamType::Text,
+        default: ParamDefault::Text(""),
+        doc: "Which test's records.",
+    };
+
+    /// Designs 0..n whose one value is their position; works design by design.
+    struct Count;
+    impl Node for Count {
+        fn name(&self) -> &'static str {
+            "count"
+        }
+        fn doc(&self) -> &'static str {
+            "A batch of positions."
+        }
+        fn outputs(&self) -> &'static [PortSpec] {
+            LATENTS_OUT
+        }
+        fn params(&self) -> &'static [ParamSpec] {
+            const PARAMS: &[ParamSpec] = &[ParamSpec {
+                name: "n",
+                ty: ParamType::Int {
+                    min: 1,
+                    max: 100_000,
+                },
+                default: ParamDefault::Int(1),
+                doc: "Designs.",
+            }];
+            PARAMS
+        }
+        fn items(&self, _params: &Params) -> Items {
+            Items::PerDesign
+        }
+        fn estimate(
+            &self,
+            params: &Params,
+            _inputs: &HashMap<&'static str, Extent>,
+            _model: Option<&Path>,
+        ) -> Option<Vec<Extent>> {
+            Some(vec![Extent::values(params.int("n").ok()? as u64, 1)])
+        }
+        fn run(&self, ctx: &mut NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+            let n = ctx.params.int("n")? as usize;
+            let range = ctx.designs().unwrap_or(0..n);
+            Ok(vec![Value::Latents(Latents {
+                dim: 1,
+                data: Arc::new(range.clone().map(|k| k as f32).collect()),
+                designs: range.map(|k| Design::labelled(k.to_string())).collect(),
+            })])
+        }
+    }
+
+    /// Twice its input, design by design; records the ranges it saw, and fails on design `fail_at`.
+    struct Twice;
+    impl Node for Twice {
+        fn name(&self) -> &'static str {
+            "twice"
+        }
+        fn doc(&self) -> &'static str {
+            "Doubles a batch."
+        }
+        fn inputs(&self) -> &'static [PortSpec] {
+            LATENTS_IN
+        }
+        fn outputs(&self) -> &'static [PortSpec] {
+            LATENTS_OUT
+        }
+        fn params(&self) -> &'static [ParamSpec] {
+            const PARAMS: &[ParamSpec] = &[
+                TAG,
+                ParamSpec {
+                    name: "fail_at",
+                    ty: ParamType::Int {
+                        min: -1,
+                        max: 100_000,
+                    },
+                    default: ParamDefault::Int(-1),
+                    doc: "A design to fail on.",
+                },
+            ];
+            PARAMS
+        }
+        fn items(&self, _params: &Params) -> Items {
+            Items::PerDesign
+        }
+        fn estimate(
+            &self,
+            _params: &Params,
+            inputs: &HashMap<&'static str, Extent>,
+            _model: Option<&Path>,
+        ) -> Option<Vec<Extent>> {
+            Some(vec![*inputs.get("x")?])
+        }
+        fn run(&self, ctx: &mut NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+            let x = batch(ctx);
+            let range = ctx.first_design()..ctx.first_design() + x.len();
+            let tag = ctx.params.text("tag")?.to_string();
+            SEEN.lock()
+                .unwrap()
+                .push((tag, range.clone(), ctx.batch_len().unwrap_or(x.len())));
+            let fail_at = ctx.params.int("fail_at")?;
+            if fail_at >= 0 && range.contains(&(fail_at as usize)) {
+                return Err(NodeError::new("test failure"));
+            }
+            Ok(vec![Value::Latents(Latents {
+                data: Arc::new(x.data.iter().map(|v| 2.0 * v).collect()),
+                ..x
+            })])
+        }
+    }
+
+    /// The sum of a whole batch, and its length, recorded under its tag.
+    struct Total;
+    impl Node for Total {
+        fn name(&self) -> &'static str {
+            "total"
+        }
+        fn doc(&self) -> &'static str {
+            "Sums a batch."
+        }
+        fn inputs(&self) -> &'static [PortSpec] {
+            LATENTS_IN
+        }
+        fn params(&self) -> &'static [ParamSpec] {
+            const PARAMS: &[ParamSpec] = &[TAG];
+            PARAMS
+        }
+        fn is_output(&self) -> bool {
+            true
+        }
+        fn run(&self, ctx: &mut NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+            let x = batch(ctx);
+            let sum = x.data.iter().sum::<f32>() as usize;
+            let tag = format!("{}-total", ctx.params.text("tag")?);
+            SEEN.lock().unwrap().push((tag, 0..x.len(), sum));
+            Ok(Vec::new())
+        }
+    }
+
     fn registry() -> Registry {
-        Registry::new(vec![&Const, &Add, &Fail, &Chunked, &Sink])
+        Registry::new(vec![
+            &Const, &Add, &Fail, &Chunked, &Sink, &Count, &Twice, &Total,
+        ])
     }
 
     fn graph(nodes: &str) -> Graph {
@@ -663,5 +1131,90 @@ mod tests {
         let report = engine.run(&graph(nodes), &[], &mut |_| {}).unwrap();
         assert!(!report.cancelled && report.succeeded());
         assert_eq!(report.cached(), ["a"]);
+    }
+
+    #[test]
+    fn a_large_batch_streams_in_chunks_and_whole_batch_nodes_get_it_gathered() {
+        let nodes = r#""n": Count(n: 300), "twice": Twice(x: "n", tag: "large"),
+            "total": Total(x: "twice", tag: "large")"#;
+        let mut designs = Vec::new();
+        let report = Engine::new()
+            .run(&graph(nodes), &[], &mut |event| {
+                if let Event::Designs { done, total } = event {
+                    designs.push((done, total));
+                }
+            })
+            .unwrap();
+        assert!(report.succeeded(), "{:?}", statuses(&report));
+        let chunks: Vec<(Range<usize>, usize)> = [0..64, 64..128, 128..192, 192..256, 256..300]
+            .into_iter()
+            .map(|r| (r, 300))
+            .collect();
+        assert_eq!(seen("large"), chunks);
+        assert_eq!(
+            designs,
+            [(64, 300), (128, 300), (192, 300), (256, 300), (300, 300)]
+        );
+        assert_eq!(seen("large-total"), [(0..300, 2 * (0..300).sum::<usize>())]);
+    }
+
+    #[test]
+    fn a_small_batch_runs_whole_and_stays_cached() {
+        let nodes = r#""n": Count(n: 10), "twice": Twice(x: "n", tag: "small"),
+            "total": Total(x: "twice", tag: "small")"#;
+        let mut engine = Engine::new();
+        engine.run(&graph(nodes), &[], &mut |_| {}).unwrap();
+        assert_eq!(seen("small"), [(0..10, 10)]);
+        let again = engine.run(&graph(nodes), &[], &mut |_| {}).unwrap();
+        assert_eq!(again.cached(), ["n", "twice", "total"]);
+    }
+
+    #[test]
+    fn chosen_designs_stream_alone() {
+        let nodes = r#""n": Count(n: 100), "twice": Twice(x: "n", tag: "one"),
+            "total": Total(x: "twice", tag: "one")"#;
+        let only = ["twice".to_string()];
+        let report = Engine::new()
+            .run_designs(&graph(nodes), &only, 40..41, &mut |_| {})
+            .unwrap();
+        assert!(report.succeeded());
+        assert_eq!(seen("one"), [(40..41, 100)]);
+        assert!(seen("one-total").is_empty());
+        let whole_only = r#""n": Count(n: 100), "total": Total(x: "n")"#;
+        let refused = Engine::new().run_designs(&graph(whole_only), &[], 0..1, &mut |_| {});
+        assert_eq!(refused.unwrap_err(), "node \"total\" needs the whole batch");
+    }
+
+    #[test]
+    fn a_failure_in_a_chunk_stops_its_branch_and_the_others_finish() {
+        let nodes = r#""n": Count(n: 300), "bad": Twice(x: "n", tag: "bad", fail_at: 100),
+            "after-bad": Twice(x: "bad", tag: "after-bad"), "t2": Total(x: "after-bad"),
+            "good": Twice(x: "n", tag: "good"), "total": Total(x: "good", tag: "good")"#;
+        let report = Engine::new().run(&graph(nodes), &[], &mut |_| {}).unwrap();
+        let status = |id: &str| {
+            statuses(&report)
+                .into_iter()
+                .find(|(i, _)| i == id)
+                .unwrap()
+                .1
+        };
+        assert_eq!(
+            status("bad"),
+            Status::Failed(NodeError::new("test failure"))
+        );
+        assert_eq!(
+            status("after-bad"),
+            Status::Skipped {
+                because: "bad".into()
+            }
+        );
+        assert_eq!(status("total"), Status::Ran);
+        assert_eq!(
+            seen("bad").len(),
+            2,
+            "stopped at the chunk holding design 100"
+        );
+        assert_eq!(seen("after-bad"), [(0..64, 300)]);
+        assert_eq!(seen("good").len(), 5);
     }
 }

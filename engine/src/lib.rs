@@ -16,6 +16,7 @@ pub mod node;
 pub mod param;
 pub mod plan;
 pub mod registry;
+pub mod stream;
 pub mod value;
 
 pub use atomic::write_atomically;
@@ -31,6 +32,7 @@ pub use node::{Node, NodeContext, NodeError, ParamProblem, PortSpec, Resources};
 pub use param::{ParamDefault, ParamSpec, ParamType, ParamValue, Params};
 pub use plan::plan;
 pub use registry::{Registry, graph_name};
+pub use stream::Items;
 pub use value::{
     Design, Images, Latents, PendingTruncation, TruncationPoint, Value, ValueType, WPlus,
 };

@@ -867,10 +867,21 @@ impl<'a> Loader<'a> {
         let Ok(order) = petgraph::algo::toposort(&g, None) else {
             return;
         };
+        let order: Vec<usize> = order.into_iter().map(|n| g[n]).collect();
+        let estimates = crate::stream::estimate_all(nodes, &order, model);
+        // What streams holds a chunk of designs at a time, unless a node outside reads it whole.
+        let streamed = crate::stream::region(nodes, &order, &estimates)
+            .filter(|r| r.designs > crate::stream::STREAM_ABOVE);
+        let held = |i: usize, e: &Extent| match &streamed {
+            Some(region) if region.members[i] && !region.read_outside(nodes, &order, i) => Extent {
+                items: e.items.min(crate::stream::CHUNK as u64),
+                ..*e
+            },
+            _ => *e,
+        };
         let budget = crate::budget::budget();
-        let mut estimates: Vec<Option<Vec<Extent>>> = vec![None; nodes.len()];
         let mut total: u64 = 0;
-        for i in order.into_iter().map(|n| g[n]) {
+        for &i in &order {
             let node = &nodes[i];
             let inputs = node
                 .inputs
@@ -884,9 +895,10 @@ impl<'a> Loader<'a> {
                     .map_or(pending[i].op_span, |(_, span)| *span);
                 self.error(at, problem.message).in_node(&node.id);
             }
-            let Some(outputs) = node.op.estimate(&node.params, &inputs, model) else {
+            let Some(outputs) = &estimates[i] else {
                 continue;
             };
+            let outputs: Vec<Extent> = outputs.iter().map(|e| held(i, e)).collect();
             let own = outputs
                 .iter()
                 .fold(0u64, |sum, e| sum.saturating_add(e.bytes()));
@@ -919,7 +931,6 @@ impl<'a> Loader<'a> {
                 ));
                 return;
             }
-            estimates[i] = Some(outputs);
         }
     }
 

@@ -79,6 +79,11 @@ pub trait Node: Send + Sync {
     fn synonyms(&self) -> &'static [(&'static str, &'static str)] {
         &[]
     }
+    /// Whether the node works design by design, so a large batch can stream through it in chunks
+    /// (see [`crate::stream::Items`]); by default it needs the whole batch.
+    fn items(&self, _params: &Params) -> crate::stream::Items {
+        crate::stream::Items::Whole
+    }
     /// True for nodes that produce results outside the graph (files); the planner starts from these.
     fn is_output(&self) -> bool {
         false
@@ -243,6 +248,8 @@ pub struct NodeContext<'a> {
     pub(crate) written: Vec<PathBuf>,
     pub(crate) events: RefCell<&'a mut dyn FnMut(crate::exec::Event<'_>)>,
     pub(crate) canceller: &'a crate::exec::Canceller,
+    /// The designs this run covers and the whole batch's length, when it streams.
+    pub(crate) designs: Option<(std::ops::Range<usize>, usize)>,
 }
 
 impl NodeContext<'_> {
@@ -278,6 +285,23 @@ impl NodeContext<'_> {
             return Err(NodeError::new("cancelled"));
         }
         Ok(())
+    }
+
+    /// The designs of the whole batch this run covers, when the batch streams through a node that
+    /// works design by design (see [`crate::stream::Items`]); `None` for the whole batch. A source
+    /// makes just these designs; position-dependent work counts from `start`.
+    pub fn designs(&self) -> Option<std::ops::Range<usize>> {
+        self.designs.as_ref().map(|(range, _)| range.clone())
+    }
+
+    /// The position in the whole batch of the first design this run sees.
+    pub fn first_design(&self) -> usize {
+        self.designs.as_ref().map_or(0, |(range, _)| range.start)
+    }
+
+    /// The number of designs in the whole batch, when it streams (otherwise the inputs hold them all).
+    pub fn batch_len(&self) -> Option<usize> {
+        self.designs.as_ref().map(|(_, len)| *len)
     }
 
     /// Records a file this node wrote, for the run report.

@@ -230,6 +230,77 @@ impl Value {
     }
 }
 
+impl Value {
+    /// Designs `range` of a batch (numbers and text are the same for every design).
+    pub fn designs(&self, range: std::ops::Range<usize>) -> Value {
+        fn part<T: Clone>(
+            items: &[T],
+            per_design: usize,
+            range: &std::ops::Range<usize>,
+        ) -> Vec<T> {
+            items[range.start * per_design..range.end * per_design].to_vec()
+        }
+        match self {
+            Value::Latents(v) => Value::Latents(Latents {
+                dim: v.dim,
+                data: Arc::new(part(&v.data, v.dim, &range)),
+                designs: part(&v.designs, 1, &range).into(),
+            }),
+            Value::WPlus(v) => Value::WPlus(WPlus {
+                data: Arc::new(part(&v.data, v.num_ws * v.dim, &range)),
+                designs: part(&v.designs, 1, &range).into(),
+                ..v.clone()
+            }),
+            Value::Images(v) => Value::Images(Images {
+                data: Arc::new(part(&v.data, 3 * v.width * v.height, &range)),
+                designs: part(&v.designs, 1, &range).into(),
+                ..v.clone()
+            }),
+            other => other.clone(),
+        }
+    }
+
+    /// The batches `parts` (consecutive ranges of designs of one batch) as one.
+    pub fn gather(parts: Vec<Value>) -> Option<Value> {
+        let mut parts = parts.into_iter();
+        let first = parts.next()?;
+        let mut data: Vec<f32> = Vec::new();
+        let mut designs: Vec<Design> = Vec::new();
+        let mut add = |part: &Value| match part {
+            Value::Latents(Latents {
+                data: d,
+                designs: s,
+                ..
+            })
+            | Value::WPlus(WPlus {
+                data: d,
+                designs: s,
+                ..
+            })
+            | Value::Images(Images {
+                data: d,
+                designs: s,
+                ..
+            }) => {
+                data.extend_from_slice(d);
+                designs.extend_from_slice(s);
+            }
+            _ => {}
+        };
+        add(&first);
+        for part in parts {
+            add(&part);
+        }
+        let (data, designs) = (Arc::new(data), Arc::from(designs));
+        Some(match first {
+            Value::Latents(v) => Value::Latents(Latents { data, designs, ..v }),
+            Value::WPlus(v) => Value::WPlus(WPlus { data, designs, ..v }),
+            Value::Images(v) => Value::Images(Images { data, designs, ..v }),
+            other => other,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,5 +322,30 @@ mod tests {
             unreachable!()
         };
         assert!(Arc::ptr_eq(&again.data, &images.data));
+    }
+
+    #[test]
+    fn ranges_of_designs_gather_back_into_the_batch() {
+        let batch = Value::WPlus(WPlus {
+            num_ws: 2,
+            dim: 3,
+            data: Arc::new((0..5 * 6).map(|v| v as f32).collect()),
+            designs: (0..5).map(Design::from_seed).collect(),
+            pending_truncation: None,
+        });
+        let parts = vec![
+            batch.designs(0..2),
+            batch.designs(2..4),
+            batch.designs(4..5),
+        ];
+        let Value::WPlus(middle) = &parts[1] else {
+            unreachable!()
+        };
+        assert_eq!(
+            middle.data[..],
+            (12..24).map(|v| v as f32).collect::<Vec<_>>()
+        );
+        assert_eq!(middle.designs[0], Design::from_seed(2));
+        assert_eq!(Value::gather(parts), Some(batch));
     }
 }

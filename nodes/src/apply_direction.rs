@@ -1,7 +1,7 @@
 //! `apply-direction`: moves designs along attribute directions in W+ (named directions of the model,
 //! or principal components by index), one or many edits at once, or as strips of amounts.
 
-use drape_engine::Extent;
+use drape_engine::{Extent, Items};
 use std::collections::HashMap;
 
 use std::path::Path;
@@ -255,6 +255,15 @@ impl Node for ApplyDirection {
 
     fn model_fingerprint(&self, _params: &Params, model_dir: &Path) -> String {
         drape_directions::fingerprint(model_dir)
+    }
+
+    fn items(&self, params: &Params) -> Items {
+        // A strip makes several designs of each; without one, design k is edited design k.
+        if strip_amounts(params).is_empty() {
+            Items::PerDesign
+        } else {
+            Items::Whole
+        }
     }
 
     fn estimate(

@@ -14,6 +14,8 @@ use crate::recipe::{DESIGN_KEY, GRAPH_KEY, RECIPE_KEY, Recipe};
 pub struct Provenance<'a> {
     graph: &'a str,
     recipe: Recipe,
+    /// The position in the whole batch of the first design the node sees (streamed runs).
+    first: usize,
 }
 
 impl<'a> Provenance<'a> {
@@ -43,13 +45,15 @@ impl<'a> Provenance<'a> {
                 model_digest: model::digest(ctx)?.map(|d| d.to_string()),
                 overrides: ctx.overrides.to_vec(),
             },
+            first: ctx.first_design(),
         })
     }
 
-    /// Writes item `index` of `images` to `path`, atomically.
+    /// Writes item `index` of `images` to `path`, atomically; the recipe records its position in the
+    /// whole batch.
     pub fn write(&self, path: &Path, images: &Images, index: usize) -> Result<(), NodeError> {
         let recipe = Recipe {
-            index,
+            index: self.first + index,
             graph_dir: relative_to_folder_of(&self.recipe.graph_dir, path)?,
             ..self.recipe.clone()
         };

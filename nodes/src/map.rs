@@ -1,6 +1,6 @@
 //! `map`: the mapping network z → W+ on the GPU, with the truncation trick.
 
-use drape_engine::Extent;
+use drape_engine::{Extent, Items};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -97,6 +97,10 @@ impl Node for Map {
             }];
         }
         Vec::new()
+    }
+
+    fn items(&self, _params: &Params) -> Items {
+        Items::PerDesign
     }
 
     fn synonyms(&self) -> &'static [(&'static str, &'static str)] {

@@ -1,7 +1,7 @@
 //! `mix-layers`: style mixing of two W+ batches, layer by layer: ClothingGAN's structure/style blend,
 //! arbitrary per-layer weights, StyleGAN's crossover index, or ADA style_mixing.py's swapped layers.
 
-use drape_engine::Extent;
+use drape_engine::{Extent, Items};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -205,6 +205,14 @@ impl Node for MixLayers {
             }
         }
         problems
+    }
+
+    fn items(&self, params: &Params) -> Items {
+        // One-to-one pairs of equal batches mix design k with design k.
+        match params.text("pairs") {
+            Ok("all") | Err(_) => Items::Whole,
+            Ok(_) => Items::PerDesign,
+        }
     }
 
     fn estimate(

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use drape_engine::{Node, NodeContext, NodeError, PortSpec, Value, ValueType};
+use drape_engine::{Items, Node, NodeContext, NodeError, Params, PortSpec, Value, ValueType};
 
 use crate::design_png::Provenance;
 
@@ -37,19 +37,28 @@ impl Node for Recreate {
         true
     }
 
+    fn items(&self, _params: &Params) -> Items {
+        Items::PerDesign
+    }
+
     fn run(&self, ctx: &mut NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
         let Value::Images(images) = ctx.required_input("images")? else {
             return Err(NodeError::new("input `images` is not an image batch"));
         };
-        if self.index >= images.len() {
+        // A streamed run hands over the batch in ranges of designs; only one holds this design.
+        let first = ctx.first_design();
+        let len = ctx.batch_len().unwrap_or(images.len());
+        if self.index >= len {
             return Err(NodeError::new(format!(
-                "the design was item {} of the batch, but the batch now has {} item(s)",
+                "the design was item {} of the batch, but the batch now has {len} item(s)",
                 self.index,
-                images.len()
             ))
             .with_help("the graph or the overrides changed the batch; re-run the graph itself"));
         }
-        Provenance::of(ctx)?.write(&self.out, images, self.index)?;
+        let Some(local) = self.index.checked_sub(first).filter(|&i| i < images.len()) else {
+            return Ok(Vec::new());
+        };
+        Provenance::of(ctx)?.write(&self.out, images, local)?;
         ctx.wrote(self.out.clone());
         Ok(Vec::new())
     }

@@ -1,6 +1,6 @@
 //! `sample-latent`: latent vectors z from seeds, identical to numpy's `RandomState(seed).randn`.
 
-use drape_engine::Extent;
+use drape_engine::{Extent, Items};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -107,6 +107,14 @@ impl Node for SampleLatent {
         &[("seed_list", "seeds")]
     }
 
+    fn items(&self, params: &Params) -> Items {
+        // Design k of `seeds` is seed k alone; `count` designs share one random stream.
+        match params.opt_int("count") {
+            Ok(None) => Items::PerDesign,
+            _ => Items::Whole,
+        }
+    }
+
     fn estimate(
         &self,
         params: &Params,
@@ -125,7 +133,17 @@ impl Node for SampleLatent {
         let dim = model::model(ctx)?.config().z_dim;
         let (data, designs) = match ctx.params.opt_int("count")? {
             Some(count) => from_one_seed(ctx.params.int("seed")? as u32, count as usize, dim),
-            None => from_seeds(ctx.params.seeds("seeds")?, dim),
+            None => {
+                let seeds = ctx.params.seeds("seeds")?;
+                let seeds = match ctx.designs() {
+                    Some(range) => seeds.get(range).ok_or_else(|| {
+                        NodeError::new("the streamed designs are outside the seeds")
+                            .with_help("this is a bug in drape; please report it")
+                    })?,
+                    None => seeds,
+                };
+                from_seeds(seeds, dim)
+            }
         };
         Ok(vec![Value::Latents(Latents {
             dim,

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use drape_engine::Extent;
+use drape_engine::{Extent, Items};
 
 use std::path::PathBuf;
 
@@ -84,6 +84,10 @@ impl Node for Save {
         problems
     }
 
+    fn items(&self, _params: &Params) -> Items {
+        Items::PerDesign
+    }
+
     fn check_inputs(
         &self,
         params: &Params,
@@ -114,8 +118,9 @@ impl Node for Save {
                 .with_help(ONE_FILE_HELP)
                 .at_param("path"));
         }
+        let first = ctx.first_design();
         let paths = (0..images.len())
-            .map(|i| fill(&template, &images.designs[i], i, ctx.node_id))
+            .map(|i| fill(&template, &images.designs[i], first + i, ctx.node_id))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| e.at_param("path"))?;
         let mut unique = paths.clone();

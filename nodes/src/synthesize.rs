@@ -1,6 +1,6 @@
 //! `synthesize`: the synthesis network W+ → images on the GPU.
 
-use drape_engine::{Extent, Params};
+use drape_engine::{Extent, Items, Params};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -77,6 +77,10 @@ impl Node for Synthesize {
         true
     }
 
+    fn items(&self, _params: &Params) -> Items {
+        Items::PerDesign
+    }
+
     fn synonyms(&self) -> &'static [(&'static str, &'static str)] {
         &[("noise_mode", "noise")]
     }
@@ -113,8 +117,9 @@ impl Node for Synthesize {
         for start in (0..w.len()).step_by(chunk) {
             let count = chunk.min(w.len() - start);
             let noise = match noise_name {
+                // Design n of the whole batch uses noise_seed + n, however the batch is split.
                 "random" => NoiseMode::Random {
-                    seed: noise_seed.wrapping_add(start as u64),
+                    seed: noise_seed.wrapping_add((ctx.first_design() + start) as u64),
                 },
                 "none" => NoiseMode::None,
                 _ => NoiseMode::Const,

@@ -70,31 +70,25 @@ pub fn watch(path: &Path, overrides: &[Override], options: &Options) -> anyhow::
             Reload::Ran(report) => {
                 run += 1;
                 let save_to_images = saved_at.map(|t| t.elapsed().as_secs_f64());
-                println!("{}", summary(run, &report, save_to_images));
                 let error = failures(&watched, &report);
                 if let Some(error) = &error {
                     eprintln!("{error}");
                 }
                 publish(&preview, &watched, run, &report, error, save_to_images);
+                println!("{}", summary(run, &report, save_to_images));
             }
             Reload::Cancelled(report) => {
-                let at = report.records.last().map_or("the start", |r| r.id.as_str());
-                println!("cancelled at {at}: the graph changed again");
+                let at: Vec<&str> = report
+                    .records
+                    .iter()
+                    .filter(|r| r.status == Status::Cancelled)
+                    .map(|r| r.id.as_str())
+                    .collect();
+                println!("cancelled {}: the graph changed again", at.join(", "));
                 preview.update(|s| s.running = None);
             }
             Reload::Broken(problems) => {
-                eprintln!("{}", problems.for_stderr());
-                let keeping = if run > 0 {
-                    format!("keeping run {run}'s outputs")
-                } else {
-                    "nothing ran yet".into()
-                };
-                println!(
-                    "broken: {} error{} in {}; {keeping}; fix the file and save",
-                    problems.len(),
-                    if problems.len() == 1 { "" } else { "s" },
-                    path.display()
-                );
+                // The page first, so that whoever reads the line below finds it up to date.
                 let earlier = if run == 0 {
                     let mut folders: Vec<_> =
                         path.parent().map(Path::to_path_buf).into_iter().collect();
@@ -111,6 +105,18 @@ pub fn watch(path: &Path, overrides: &[Override], options: &Options) -> anyhow::
                         s.earlier = true;
                     }
                 });
+                eprintln!("{}", problems.for_stderr());
+                let keeping = if run > 0 {
+                    format!("keeping run {run}'s outputs")
+                } else {
+                    "nothing ran yet".into()
+                };
+                println!(
+                    "broken: {} error{} in {}; {keeping}; fix the file and save",
+                    problems.len(),
+                    if problems.len() == 1 { "" } else { "s" },
+                    path.display()
+                );
             }
             Reload::Waiting | Reload::Unchanged => {}
         }
@@ -202,6 +208,7 @@ const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 /// Shows a run's progress on the page: each node as it starts, and how far it got, a few times a second.
 fn progress_to(preview: &Preview) -> impl FnMut(Event<'_>) + '_ {
     let mut last = Instant::now();
+    let mut streaming = false;
     move |event| match event {
         Event::Started { id, index, total } => {
             last = Instant::now();
@@ -211,11 +218,26 @@ fn progress_to(preview: &Preview) -> impl FnMut(Event<'_>) + '_ {
                     step: index + 1,
                     steps: total,
                     done: None,
+                    streamed: false,
                 })
             });
         }
+        // Once a batch streams, its designs are the progress (a node's own counts are per chunk).
+        Event::Designs { done, total } => {
+            streaming = true;
+            if last.elapsed() < PROGRESS_INTERVAL && done < total {
+                return;
+            }
+            last = Instant::now();
+            preview.update(|s| {
+                if let Some(running) = &mut s.running {
+                    running.done = Some((done, total));
+                    running.streamed = true;
+                }
+            });
+        }
         Event::Progress { done, total, .. }
-            if last.elapsed() >= PROGRESS_INTERVAL || done == total =>
+            if !streaming && (last.elapsed() >= PROGRESS_INTERVAL || done == total) =>
         {
             last = Instant::now();
             preview.update(|s| {

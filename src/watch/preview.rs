@@ -72,6 +72,8 @@ pub struct Running {
     pub steps: usize,
     /// Designs (or other units) done and in all, once the node reported them.
     pub done: Option<(usize, usize)>,
+    /// `done` counts the designs of a streamed batch (through every streamed node).
+    pub streamed: bool,
 }
 
 /// What the page shows.
@@ -140,6 +142,7 @@ impl Snapshot {
                 "steps": r.steps,
                 "done": r.done.map(|d| d.0),
                 "total": r.done.map(|d| d.1),
+                "streamed": r.streamed,
             })),
         })
         .to_string()
