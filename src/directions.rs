@@ -245,10 +245,15 @@ fn gallery(
     if seeds.is_empty() || steps < 2 {
         bail!("a gallery needs at least one seed and two steps");
     }
+    // Amounts to two decimals, so that the column headers read `-0.67σ`, not `-0.6666666666666667σ`.
     let amounts: Vec<f64> = (0..steps)
         .map(|i| -sigma + 2.0 * sigma * i as f64 / (steps - 1) as f64)
+        .map(|a| (a * 100.0).round() / 100.0)
         .collect();
     let edits: Vec<String> = range.clone().map(|k| format!("(component: {k})")).collect();
+    let rows = gallery_rows(&set, range.clone(), seeds);
+    // Cells of at least 128 pixels, where the legend is written in a font that reads well.
+    let scale = GALLERY_CELL.div_ceil(config.resolution).max(1);
     let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     let graph_text = format!(
         "// drape directions gallery: components {}..{} of {} as strips from -{sigma}σ to +{sigma}σ.\n\
@@ -257,13 +262,16 @@ fn gallery(
          \x20       \"w\": Map(z: \"designs\", truncation: {truncation:?}),\n\
          \x20       \"strips\": ApplyDirection(w: \"w\", edits: [{}], strip: {amounts:?}),\n\
          \x20       \"images\": Synthesize(w: \"strips\"),\n\
-         \x20       \"sheet\": Grid(images: \"images\", columns: {steps}),\n\
+         \x20       \"sheet\": Grid(images: \"images\", columns: {steps}, scale: {scale}, labels: true,\n\
+         \x20           title: \"components {}..{}, -{sigma}σ to +{sigma}σ\", rows: {rows:?}),\n\
          \x20       \"save\": Save(images: \"sheet\", path: {}),\n    }},\n)\n",
         range.start,
         range.end,
         model_dir.display(),
         ron_string(&absolute(model_dir)),
         edits.join(", "),
+        range.start,
+        range.end,
         ron_string(&absolute(out)),
     );
     let registry = drape_nodes::registry();
@@ -305,6 +313,32 @@ fn gallery(
         println!("wrote {}", file.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The smallest cell a gallery enlarges its designs to, in pixels.
+const GALLERY_CELL: usize = 128;
+
+/// The gallery's row headers: for each component (with the names directions.ron gives it) and seed,
+/// `c4 long-sleeves, seed 1`.
+fn gallery_rows(set: &DirectionSet, range: std::ops::Range<usize>, seeds: &[u32]) -> Vec<String> {
+    let mut rows = Vec::new();
+    for k in range {
+        let names: Vec<&str> = set.named.as_ref().map_or_else(Vec::new, |named| {
+            named
+                .directions
+                .iter()
+                .filter(|d| matches!(d.source, Source::Component(c) if c == k))
+                .map(|d| d.name.as_str())
+                .collect()
+        });
+        let component = if names.is_empty() {
+            format!("c{k}")
+        } else {
+            format!("c{k} {}", names.join("/"))
+        };
+        rows.extend(seeds.iter().map(|s| format!("{component}, seed {s}")));
+    }
+    rows
 }
 
 fn import(file: &Path, model_dir: &Path) -> anyhow::Result<ExitCode> {

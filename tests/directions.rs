@@ -63,9 +63,13 @@ fn discover_gallery_import_and_list_on_the_fixture_model() {
     ));
     assert!(out.contains("columns: -3.0σ  +0.0σ  +3.0σ"), "{out}");
     assert!(out.contains("row   4: component 1   seed 2"), "{out}");
-    // 3 columns and 4 rows of 32 px images with 2 px padding.
+    // 3 columns and 4 rows of 32 px images enlarged 4 times to 128 px, with 2 px padding; above them
+    // a title and the column headers (-3σ, +0σ, +3σ), two 20 px bands of 14 px text; left of them the
+    // row headers (`c0, seed 1`), about 60 px.
     let gallery = decode_png(&cwd.join("g.png"));
-    assert_eq!((gallery.width, gallery.height), (3 * 34 + 2, 4 * 34 + 2));
+    assert_eq!(gallery.height, 2 * 20 + 4 * 130 + 2);
+    let row_headers = gallery.width - (3 * 130 + 2);
+    assert!((40..130).contains(&row_headers), "{}", gallery.width);
     let too_far = drape(
         &[
             "directions",

@@ -24,6 +24,7 @@ mod sample_latent;
 mod save;
 mod save_animation;
 mod save_latents;
+mod sheet_labels;
 mod synthesize;
 pub mod text;
 
