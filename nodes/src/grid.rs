@@ -1,11 +1,13 @@
 //! `grid`: a contact sheet of a batch of images, as one image, optionally enlarged, with a title and
 //! the designs' labels: once per row and column for a matrix or strip, under each cell otherwise.
 
+use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use drape_engine::{
-    Design, Images, Node, NodeContext, NodeError, ParamDefault, ParamSpec, ParamType, ParamValue,
-    PortSpec, Value, ValueType,
+    Design, Extent, Images, Node, NodeContext, NodeError, ParamDefault, ParamProblem, ParamSpec,
+    ParamType, ParamValue, Params, PortSpec, Value, ValueType,
 };
 
 use crate::sheet_labels::{SheetLabels, sheet_labels};
@@ -104,6 +106,44 @@ impl Node for Grid {
         PARAMS
     }
 
+    fn estimate(
+        &self,
+        params: &Params,
+        inputs: &HashMap<&'static str, Extent>,
+        _model_dir: Option<&Path>,
+    ) -> Option<Vec<Extent>> {
+        // Labels add a band or two; a sheet over the largest side is refused before it is drawn.
+        let (w, h) = size_without_text(params, inputs.get("images")?)?;
+        Some(vec![Extent::images(
+            1,
+            w.min(MAX_SIDE as u64),
+            h.min(MAX_SIDE as u64),
+        )])
+    }
+
+    fn check_inputs(
+        &self,
+        params: &Params,
+        inputs: &HashMap<&'static str, Extent>,
+    ) -> Vec<ParamProblem> {
+        let Some((w, h)) = inputs
+            .get("images")
+            .and_then(|i| size_without_text(params, i))
+        else {
+            return Vec::new();
+        };
+        if w <= MAX_SIDE as u64 && h <= MAX_SIDE as u64 {
+            return Vec::new();
+        }
+        vec![ParamProblem {
+            param: None,
+            message: format!(
+                "the sheet would be at least {w}×{h} pixels, over {MAX_SIDE}; set `columns` or a \
+                 smaller `scale` or `padding`, or split the batch over several grids"
+            ),
+        }]
+    }
+
     fn run(&self, ctx: &mut NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
         let Value::Images(images) = ctx.required_input("images")? else {
             return Err(NodeError::new("input `images` is not an image batch"));
@@ -200,6 +240,33 @@ fn label_texts(
     (texts, caption)
 }
 
+/// Columns and rows of a sheet of `n` designs: `columns` to a row, or near-square.
+fn shape(n: usize, columns: Option<usize>) -> (usize, usize) {
+    let columns = match columns {
+        Some(c) => c.min(n),
+        None => (n as f64).sqrt().ceil() as usize,
+    }
+    .max(1);
+    (columns, n.div_ceil(columns))
+}
+
+/// The sheet's size in pixels without its text, from the parameters and the images' estimate.
+fn size_without_text(params: &Params, images: &Extent) -> Option<(u64, u64)> {
+    let (w, h) = images.image?;
+    let columns = params.opt_int("columns").ok()?.map(|c| c as usize);
+    let (columns, rows) = shape(usize::try_from(images.items).ok()?, columns);
+    let (pad, scale) = (
+        params.int("padding").ok()? as u64,
+        params.int("scale").ok()? as u64,
+    );
+    let cells = |count: usize, side: u64| {
+        (count as u64)
+            .checked_mul(side.checked_mul(scale)?.checked_add(pad)?)?
+            .checked_add(pad)
+    };
+    Some((cells(columns, w)?, cells(rows, h)?))
+}
+
 /// The contact sheet of `images`.
 fn lay_out(images: &Images, layout: &Layout<'_>) -> Result<Images, NodeError> {
     let n = images.len();
@@ -208,11 +275,7 @@ fn lay_out(images: &Images, layout: &Layout<'_>) -> Result<Images, NodeError> {
             "the batch is empty; there is nothing to lay out",
         ));
     }
-    let columns = match layout.columns {
-        Some(c) => c.min(n),
-        None => (n as f64).sqrt().ceil() as usize,
-    };
-    let rows = n.div_ceil(columns);
+    let (columns, rows) = shape(n, layout.columns);
     if !layout.rows.is_empty() && layout.rows.len() != rows {
         return Err(NodeError::new(format!(
             "`rows` gives {} headers for a sheet of {rows} rows",
