@@ -2,6 +2,7 @@
 //! directions, list nodes, benchmark the generator.
 
 mod backend_args;
+mod batch;
 mod bench;
 mod catalogue;
 mod directions;
@@ -33,15 +34,33 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a graph: render and write its outputs. Given a PNG drape saved, re-create that design.
+    ///
+    /// A batch of more than 256 designs streams through the nodes that work design by design, 64 at a
+    /// time, so memory stays flat; it records each finished design in a manifest beside the outputs
+    /// (GRAPH.manifest.jsonl) and, run again after a crash, continues where it stopped. --shard
+    /// renders one share of the designs, for array jobs (Slurm arrays and Kubernetes Indexed Jobs are
+    /// read from the environment); see docs/batches.md.
     Run {
         /// The graph file (.ron), or a design PNG written by Save to re-create from its recipe.
         graph: PathBuf,
         /// For a design PNG: where to write the re-created design (default: <stem>.rerun.png beside it).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
-        /// For a design PNG: replace the output file if it exists.
+        /// For a design PNG: replace the output file if it exists. For a batch: start over, ignoring
+        /// the designs its manifest says are finished.
         #[arg(long)]
         force: bool,
+        /// Render share INDEX of COUNT equal shares of the designs, e.g. 0/4 (default: from
+        /// SLURM_ARRAY_TASK_ID, or JOB_COMPLETION_INDEX with --shards).
+        #[arg(long, value_name = "INDEX/COUNT", value_parser = batch::parse_shard)]
+        shard: Option<(usize, usize)>,
+        /// The number of shares when the index comes from the environment (a Kubernetes Indexed
+        /// Job's completions).
+        #[arg(long, value_name = "COUNT", conflicts_with = "shard")]
+        shards: Option<usize>,
+        /// The batch manifest (default: GRAPH[.shard-I-of-N].manifest.jsonl beside the outputs).
+        #[arg(long, value_name = "FILE")]
+        manifest: Option<PathBuf>,
         /// Override a parameter: NODE.PARAM=VALUE in RON syntax, e.g. mixed.style=0.8 or image.noise=none.
         #[arg(long = "set", value_name = "NODE.PARAM=VALUE")]
         overrides: Vec<Override>,
@@ -82,6 +101,15 @@ enum Command {
         /// Overrides to check along with the graphs (see `run`).
         #[arg(long = "set", value_name = "NODE.PARAM=VALUE")]
         overrides: Vec<Override>,
+    },
+    /// Check the manifests of a batch's shards for gaps and duplicates; merge them with --out.
+    Manifest {
+        /// The shards' manifest files.
+        #[arg(required = true)]
+        manifests: Vec<PathBuf>,
+        /// Write the merged manifest here (only when nothing is missing or duplicated).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
     /// Show how a saved design was made (graph, output node, item, model, overrides).
     Recipe {
@@ -151,6 +179,9 @@ fn main() -> ExitCode {
             folders,
             backend,
             verbose,
+            shard,
+            shards,
+            manifest,
         } => {
             let options = run::Options {
                 timings,
@@ -158,14 +189,22 @@ fn main() -> ExitCode {
                 model: folders.model,
                 out_dir: folders.out_dir,
                 verbose,
+                force,
             };
             if !rerun::is_png(&graph) {
-                match (out, force) {
-                    (Some(_), _) | (_, true) => Err(anyhow::anyhow!(
-                        "--out and --force are for re-creating a design PNG; a graph's outputs are named in the graph"
+                let batch = batch::shard(shard, shards, |name| std::env::var(name).ok())
+                    .map(|shard| run::Batch { shard, manifest });
+                match (out, batch) {
+                    (Some(_), _) => Err(anyhow::anyhow!(
+                        "--out is for re-creating a design PNG; a graph's outputs are named in the graph"
                     )),
-                    (None, false) => run::run(&graph, &overrides, &only, &options),
+                    (None, Ok(batch)) => run::run(&graph, &overrides, &only, &batch, &options),
+                    (None, Err(e)) => Err(e),
                 }
+            } else if shard.is_some() || shards.is_some() || manifest.is_some() {
+                Err(anyhow::anyhow!(
+                    "--shard, --shards and --manifest are for a graph's batch; a design PNG re-creates one design"
+                ))
             } else if !only.is_empty() {
                 Err(anyhow::anyhow!(
                     "--only does not apply to a design PNG; it re-creates exactly that design"
@@ -175,6 +214,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Recipe { design, graph } => rerun::show(&design, graph.as_deref()),
+        Command::Manifest { manifests, out } => batch::check(&manifests, out.as_deref()),
         Command::Watch {
             graph,
             overrides,

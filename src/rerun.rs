@@ -11,7 +11,7 @@ use drape_engine::{Override, parse_graph_with_model};
 use drape_nodes::Recreate;
 use drape_nodes::recipe::{self, Embedded};
 
-use crate::run::{Options, execute};
+use crate::run::{Options, Work, execute};
 use drape_engine::printable;
 
 /// True when `path` names a PNG (a saved design) rather than a graph file.
@@ -134,7 +134,7 @@ pub fn rerun(
     execute(
         &graph,
         std::slice::from_ref(&recipe.node),
-        Some(design),
+        Work::Designs(design),
         options,
         &shown_as,
     )

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use crate::backend_args::BackendArgs;
 use drape_engine::{
-    Diagnostic, Engine, Event, Graph, Override, Status, load_graph, load_graph_with_model,
+    BatchOptions, Diagnostic, Engine, Event, Graph, Override, Status, load_graph,
+    load_graph_with_model,
 };
 
 use crate::progress::Progress;
@@ -27,6 +28,16 @@ pub struct Options {
     pub out_dir: Option<PathBuf>,
     /// Print the backend and every node's status.
     pub verbose: bool,
+    /// Start a batch over, ignoring its manifest (for a design PNG: replace the output).
+    pub force: bool,
+}
+
+/// How `drape run` splits and records a batch.
+pub struct Batch {
+    /// The share to render and where that was decided (`--shard`, the Slurm array task, …).
+    pub shard: Option<((usize, usize), String)>,
+    /// `--manifest FILE` in place of the default beside the outputs.
+    pub manifest: Option<PathBuf>,
 }
 
 /// `drape check`: validates every graph, printing all problems.
@@ -54,6 +65,7 @@ pub fn run(
     path: &Path,
     overrides: &[Override],
     only: &[String],
+    batch: &Batch,
     options: &Options,
 ) -> anyhow::Result<ExitCode> {
     let registry = drape_nodes::registry();
@@ -64,16 +76,37 @@ pub fn run(
             return Ok(ExitCode::FAILURE);
         }
     };
-    execute(&graph, only, None, options, &graph.path)
+    let shard = batch.shard.as_ref().map(|(shard, _)| *shard);
+    if let Some(((index, count), from)) = &batch.shard {
+        println!("shard {index}/{count} (from {from})");
+    }
+    let manifest = batch
+        .manifest
+        .clone()
+        .unwrap_or_else(|| crate::batch::manifest_path(path, options.out_dir.as_deref(), shard));
+    let batch = BatchOptions {
+        shard,
+        manifest: Some(manifest),
+        force: options.force,
+    };
+    execute(&graph, only, Work::Batch(batch), options, &graph.path)
+}
+
+/// What `execute` runs.
+pub enum Work {
+    /// A graph's batch, recorded in a manifest when it streams.
+    Batch(BatchOptions),
+    /// Only these designs of the batch (re-creating one), or the whole batch when they cannot stream
+    /// alone.
+    Designs(Range<usize>),
 }
 
 /// Runs a loaded graph's outputs (or `only`), reporting progress, files, failures (located in
-/// `shown_as`, the file the user knows the graph by) and timings. `designs` runs only those designs of
-/// the batch when every target works design by design (the whole batch otherwise, with a note).
+/// `shown_as`, the file the user knows the graph by) and timings.
 pub fn execute(
     graph: &Graph,
     only: &[String],
-    designs: Option<Range<usize>>,
+    work: Work,
     options: &Options,
     shown_as: &Path,
 ) -> anyhow::Result<ExitCode> {
@@ -85,16 +118,21 @@ pub fn execute(
 
     let mut progress = Progress::new(options.verbose);
     let mut on_event = |event: Event<'_>| progress.event(event);
-    let report = match designs.map(|d| engine.run_designs(graph, only, d, &mut on_event)) {
-        Some(Ok(report)) => Ok(report),
-        Some(Err(why)) => {
-            eprintln!("note: running the whole batch, as {why}");
-            engine.run(graph, only, &mut on_event)
-        }
-        None => engine.run(graph, only, &mut on_event),
+    let report = match work {
+        Work::Batch(batch) => engine.run_batch(graph, only, &batch, &mut on_event),
+        Work::Designs(designs) => match engine.run_designs(graph, only, designs, &mut on_event) {
+            Ok(report) => Ok(report),
+            Err(why) => {
+                eprintln!("note: running the whole batch, as {why}");
+                engine.run(graph, only, &mut on_event)
+            }
+        },
     }
     .map_err(anyhow::Error::msg)?;
     progress.finish();
+    if let Some((done, total)) = report.resumed_from {
+        println!("continued the batch: {done} of its {total} designs were finished before");
+    }
 
     let backend = drape_nodes::backend_description(engine.resources());
     if let Some(backend) = backend.filter(|_| options.verbose) {

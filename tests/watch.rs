@@ -143,7 +143,9 @@ fn a_newer_save_cancels_a_long_run_and_the_page_shows_its_progress() {
     watch.next_run();
 
     // Hours of work by mistake: the page shows how far it got.
-    let huge = scene.edited("[42, 123456]", "\"0..100000\"");
+    let huge = scene
+        .edited("[42, 123456]", "\"0..100000\"")
+        .replace("columns: 2", "columns: 400");
     save(&scene.graph(), &huge, SaveStyle::InPlace);
     let deadline = Instant::now() + Duration::from_secs(60);
     let running = loop {
@@ -157,7 +159,9 @@ fn a_newer_save_cancels_a_long_run_and_the_page_shows_its_progress() {
     assert_eq!(running["total"], 100_000, "{running}");
 
     // The fix wins at the next chunk boundary.
-    let fixed = scene.edited("\"0..100000\"", "[42, 7]");
+    let fixed = scene
+        .edited("\"0..100000\"", "[42, 7]")
+        .replace("columns: 400", "columns: 2");
     let saved = Instant::now();
     save(&scene.graph(), &fixed, SaveStyle::InPlace);
     let line = watch.next_out("cancelled ", Duration::from_secs(10));

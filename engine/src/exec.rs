@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::graph::{Graph, GraphNode};
+use crate::manifest::{Entry, Manifest};
 use crate::node::{NodeContext, NodeError, Resources};
 use crate::plan::plan;
 use crate::stream::{self, Region};
@@ -63,6 +64,8 @@ pub struct RunReport {
     pub duration: Duration,
     /// The run was cancelled: the records stop at the node that was running.
     pub cancelled: bool,
+    /// Designs an earlier run of this batch had finished (found in its manifest), of how many.
+    pub resumed_from: Option<(usize, usize)>,
 }
 
 impl RunReport {
@@ -154,6 +157,44 @@ impl Canceller {
     pub fn is_cancelled(&self) -> bool {
         self.0.load(Ordering::SeqCst)
     }
+}
+
+/// A node's outputs (or failure), its time and the files it wrote, with the design each is for.
+type Executed = (
+    Result<Vec<Value>, NodeError>,
+    Duration,
+    Vec<(PathBuf, Option<usize>)>,
+);
+
+/// What a run is asked to do.
+enum Mode<'a> {
+    /// Every design (streamed when the batch is large).
+    Whole,
+    /// Only these designs, streamed.
+    Designs(Range<usize>),
+    /// A share of a batch with a manifest.
+    Batch(&'a BatchOptions),
+}
+
+/// How a batch is split over processes and recorded (`drape run --shard`, cluster array jobs).
+#[derive(Clone, Debug, Default)]
+pub struct BatchOptions {
+    /// `(index, count)`: only share `index` of `count` equal shares of the designs (in order).
+    pub shard: Option<(usize, usize)>,
+    /// The manifest file to record finished designs in and continue from; `None`: none.
+    pub manifest: Option<PathBuf>,
+    /// Start over, ignoring what an existing manifest says is finished.
+    pub force: bool,
+}
+
+/// The streamed part of a run.
+struct Streamed {
+    region: Region,
+    /// The designs of this run's share.
+    range: Range<usize>,
+    /// The part of `range` still to do (all of it unless a manifest says otherwise).
+    todo: Range<usize>,
+    manifest: Option<Manifest>,
 }
 
 /// What a run has so far: outputs, failures and the report.
@@ -283,12 +324,11 @@ impl Engine {
         only: &[String],
         on_event: &mut dyn FnMut(Event<'_>),
     ) -> Result<RunReport, String> {
-        self.run_with(graph, only, None, on_event)
+        self.run_with(graph, only, Mode::Whole, on_event)
     }
 
     /// Like [`Engine::run`], streaming only designs `designs` of the batch through the nodes that work
-    /// design by design (the nodes that need the whole batch get just those designs); an error when
-    /// the targets do not all stream.
+    /// design by design; an error when an output of the plan needs the whole batch.
     pub fn run_designs(
         &mut self,
         graph: &Graph,
@@ -296,29 +336,52 @@ impl Engine {
         designs: Range<usize>,
         on_event: &mut dyn FnMut(Event<'_>),
     ) -> Result<RunReport, String> {
-        self.run_with(graph, only, Some(designs), on_event)
+        self.run_with(graph, only, Mode::Designs(designs), on_event)
     }
 
-    /// Where the planned nodes stream, if anywhere: `forced` picks the designs (and demands that
-    /// every target streams), otherwise batches above the threshold stream whole.
+    /// Like [`Engine::run`], as one share of a batch recorded in a manifest: the run continues after
+    /// the designs an earlier run of the same graph finished (see [`crate::manifest`]).
+    pub fn run_batch(
+        &mut self,
+        graph: &Graph,
+        only: &[String],
+        batch: &BatchOptions,
+        on_event: &mut dyn FnMut(Event<'_>),
+    ) -> Result<RunReport, String> {
+        self.run_with(graph, only, Mode::Batch(batch), on_event)
+    }
+
+    /// Where the planned nodes stream, over which designs, and the manifest that records them.
     fn streaming(
         graph: &Graph,
         order: &[usize],
-        forced: Option<Range<usize>>,
-    ) -> Result<Option<(Region, Range<usize>)>, String> {
+        mode: &Mode<'_>,
+    ) -> Result<Option<Streamed>, String> {
         let estimates = stream::estimate_all(&graph.nodes, order, graph.model.as_deref());
         let region = stream::region(&graph.nodes, order, &estimates);
-        match (region, forced) {
-            (Some(region), Some(range)) => {
-                let outside = order.iter().find(|&&i| {
-                    let node = &graph.nodes[i];
-                    node.op.is_output() && !region.members[i]
-                });
-                if let Some(&i) = outside {
-                    return Err(format!(
-                        "node \"{}\" needs the whole batch",
-                        graph.nodes[i].id
-                    ));
+        let whole_output = |region: &Region| {
+            order
+                .iter()
+                .find(|&&i| graph.nodes[i].op.is_output() && !region.members[i])
+                .map(|&i| format!("node \"{}\" needs the whole batch", graph.nodes[i].id))
+        };
+        let streamed = |region: Region, range: Range<usize>| Streamed {
+            region,
+            range: range.clone(),
+            todo: range,
+            manifest: None,
+        };
+        match (region, mode) {
+            (None, Mode::Whole) => Ok(None),
+            (None, Mode::Batch(batch)) if batch.shard.is_none() => Ok(None),
+            (None, _) => Err("no node of the graph works design by design".into()),
+            (Some(region), Mode::Whole) => Ok((region.designs > stream::STREAM_ABOVE).then(|| {
+                let all = 0..region.designs;
+                streamed(region, all)
+            })),
+            (Some(region), Mode::Designs(range)) => {
+                if let Some(why) = whole_output(&region) {
+                    return Err(why);
                 }
                 if range.end > region.designs || range.is_empty() {
                     return Err(format!(
@@ -326,14 +389,42 @@ impl Engine {
                         region.designs, range.start, range.end
                     ));
                 }
-                Ok(Some((region, range)))
+                Ok(Some(streamed(region, range.clone())))
             }
-            (None, Some(_)) => Err("no node of the graph works design by design".into()),
-            (Some(region), None) if region.designs > stream::STREAM_ABOVE => {
-                let all = 0..region.designs;
-                Ok(Some((region, all)))
+            (Some(region), Mode::Batch(batch)) => {
+                let blocker = whole_output(&region);
+                if let (Some(why), Some(_)) = (&blocker, batch.shard) {
+                    return Err(format!(
+                        "a batch splits into shards only when every output works design by design, but {why}"
+                    ));
+                }
+                if blocker.is_some()
+                    || (batch.shard.is_none() && region.designs <= stream::STREAM_ABOVE)
+                {
+                    // Runs as a plain run would: whole, or streamed without a manifest.
+                    return Self::streaming(graph, order, &Mode::Whole);
+                }
+                let (index, count) = batch.shard.unwrap_or((0, 1));
+                let range = region.designs * index / count..region.designs * (index + 1) / count;
+                let mut streamed = streamed(region, range.clone());
+                if let Some(path) = &batch.manifest {
+                    let header = crate::manifest::Header {
+                        format: crate::manifest::FORMAT,
+                        graph: graph.path.display().to_string(),
+                        graph_blake3: crate::manifest::graph_digest(
+                            &graph.source,
+                            &graph.overrides,
+                        ),
+                        designs: streamed.region.designs,
+                        range: (range.start, range.end),
+                        shard: batch.shard,
+                    };
+                    let (manifest, next) = Manifest::open(path, &header, batch.force)?;
+                    streamed.todo = next..range.end;
+                    streamed.manifest = Some(manifest);
+                }
+                Ok(Some(streamed))
             }
-            _ => Ok(None),
         }
     }
 
@@ -341,13 +432,13 @@ impl Engine {
         &mut self,
         graph: &Graph,
         only: &[String],
-        forced: Option<Range<usize>>,
+        mode: Mode<'_>,
         on_event: &mut dyn FnMut(Event<'_>),
     ) -> Result<RunReport, String> {
         let started = Instant::now();
         self.canceller.0.store(false, Ordering::SeqCst);
         let order = plan(graph, only)?;
-        let streaming = Self::streaming(graph, &order, forced)?;
+        let streaming = Self::streaming(graph, &order, &mode)?;
         let model_print = model_fingerprint(graph.model.as_deref());
         let mut keys: HashMap<usize, CacheKey> = HashMap::new();
         for &i in &order {
@@ -363,10 +454,10 @@ impl Engine {
         // Nodes before the streamed region, the region chunk by chunk, then the rest; without a region
         // every node is in the first group.
         let before: Vec<usize> = match &streaming {
-            Some((region, _)) => order
+            Some(streamed) => order
                 .iter()
                 .copied()
-                .filter(|&i| !region.after[i])
+                .filter(|&i| !streamed.region.after[i])
                 .collect(),
             None => order.clone(),
         };
@@ -376,18 +467,11 @@ impl Engine {
                 break;
             }
         }
-        if let Some((region, range)) = &streaming
+        if let Some(streamed) = &streaming
             && !state.report.cancelled
         {
-            self.run_region(
-                graph,
-                &order,
-                region,
-                range.clone(),
-                &keys,
-                &mut state,
-                on_event,
-            );
+            self.run_region(graph, &order, streamed, &keys, &mut state, on_event);
+            let region = &streamed.region;
             let rest = order
                 .iter()
                 .copied()
@@ -400,6 +484,10 @@ impl Engine {
             }
         }
         let mut report = state.report;
+        report.resumed_from = streaming
+            .as_ref()
+            .filter(|s| s.todo.start > s.range.start)
+            .map(|s| (s.todo.start - s.range.start, s.range.len()));
         // Keep only what this run used, so long watch sessions don't grow without bound (a cancelled
         // run did not get to everything the next one may need).
         if !report.cancelled {
@@ -452,6 +540,7 @@ impl Engine {
             .map(|c| (c.port, state.outputs[&c.from][c.from_port].clone()))
             .collect();
         let (result, duration, files) = self.execute(graph, i, inputs, None, on_event);
+        let files = files.into_iter().map(|(path, _)| path).collect();
         let status = match result {
             Ok(values) => {
                 let values: Arc<[Value]> = values.into();
@@ -464,19 +553,24 @@ impl Engine {
         state.finish(i, node, status, duration, files, on_event);
     }
 
-    /// Runs the region's members chunk by chunk over `range`, gathering the outputs that nodes outside
-    /// the region read. A member that fails stops, with what depends on it, and the others go on.
-    #[allow(clippy::too_many_arguments)]
+    /// Runs the region's members chunk by chunk over the designs still to do, gathering the outputs
+    /// that nodes outside the region read and recording each finished chunk in the manifest. A member
+    /// that fails stops, with what depends on it, and the others go on.
     fn run_region(
         &mut self,
         graph: &Graph,
         order: &[usize],
-        region: &Region,
-        range: Range<usize>,
+        streamed: &Streamed,
         keys: &HashMap<usize, CacheKey>,
         state: &mut RunState,
         on_event: &mut dyn FnMut(Event<'_>),
     ) {
+        let Streamed {
+            region,
+            range,
+            todo,
+            manifest,
+        } = streamed;
         let members: Vec<usize> = order
             .iter()
             .copied()
@@ -490,8 +584,12 @@ impl Engine {
         let mut parts: HashMap<usize, Vec<Vec<Value>>> = HashMap::new();
         let mut spent: HashMap<usize, (Duration, Vec<PathBuf>)> = HashMap::new();
         let mut ended: HashMap<usize, Status> = HashMap::new();
-        'chunks: for chunk in Region::chunks(range.clone()) {
+        let mut recording = manifest.as_ref();
+        'chunks: for chunk in Region::chunks(todo.clone()) {
             let mut values: HashMap<usize, Vec<Value>> = HashMap::new();
+            // For the manifest: each design's record and the files written for it.
+            let mut designs: Option<Arc<[crate::value::Design]>> = None;
+            let mut files_of: Vec<Vec<(String, PathBuf)>> = vec![Vec::new(); chunk.len()];
             for &i in &members {
                 let node = &graph.nodes[i];
                 if ended.contains_key(&i) {
@@ -506,14 +604,14 @@ impl Engine {
                     state.report.cancelled = true;
                     break 'chunks;
                 }
-                if chunk.start == range.start {
+                if chunk.start == todo.start {
                     on_event(Event::Started {
                         id: &node.id,
                         index: state.report.records.len(),
                         total: state.total,
                     });
                 }
-                let inputs = node
+                let inputs: HashMap<&'static str, Value> = node
                     .inputs
                     .iter()
                     .map(|c| {
@@ -524,16 +622,23 @@ impl Engine {
                         (c.port, value)
                     })
                     .collect();
-                let (result, duration, files) = self.execute(
-                    graph,
-                    i,
-                    inputs,
-                    Some((chunk.clone(), region.designs)),
-                    on_event,
-                );
+                if node.op.is_output() && designs.is_none() {
+                    designs = inputs.values().find_map(Value::design_records);
+                }
+                let designs_in = Some((chunk.clone(), region.designs));
+                let (result, duration, files) =
+                    self.execute(graph, i, inputs, designs_in, on_event);
                 let (time, written) = spent.entry(i).or_default();
                 *time += duration;
-                written.extend(files);
+                for (path, design) in files {
+                    let slot = design
+                        .and_then(|k| k.checked_sub(chunk.start))
+                        .and_then(|k| files_of.get_mut(k));
+                    if let Some(slot) = slot {
+                        slot.push((node.id.clone(), path.clone()));
+                    }
+                    written.push(path);
+                }
                 match result {
                     Ok(outputs) => {
                         if gathered.contains(&i) {
@@ -547,6 +652,26 @@ impl Engine {
                             break 'chunks;
                         }
                     }
+                }
+            }
+            // A chunk every member finished goes into the manifest; after a failure nothing more
+            // does, so that the manifest stays a run of finished designs.
+            if !ended.is_empty() {
+                recording = None;
+            }
+            if let (Some(manifest), Some(designs)) = (recording, &designs) {
+                let entries: std::io::Result<Vec<Entry>> = files_of
+                    .iter()
+                    .enumerate()
+                    .map(|(k, files)| {
+                        Entry::new(chunk.start + k, &designs[k], files, &manifest.folder)
+                    })
+                    .collect();
+                if let Err(e) = entries.and_then(|entries| manifest.append(&entries)) {
+                    eprintln!(
+                        "warning: the batch manifest cannot be written ({e}); a re-run will redo these designs"
+                    );
+                    recording = None;
                 }
             }
             on_event(Event::Designs {
@@ -568,10 +693,12 @@ impl Engine {
                     }
                     Status::Cancelled
                 }
+                // An earlier run of the batch finished every design.
+                None if todo.is_empty() => Status::Cached,
                 None => {
                     if let Some(chunks) = parts.remove(&i) {
                         let whole = gather(chunks);
-                        if range == (0..region.designs) {
+                        if *range == (0..region.designs) && todo == range {
                             self.cache.insert(keys[&i], whole.clone());
                         }
                         state.outputs.insert(i, whole);
@@ -592,7 +719,7 @@ impl Engine {
         inputs: HashMap<&'static str, Value>,
         designs: Option<(Range<usize>, usize)>,
         on_event: &mut dyn FnMut(Event<'_>),
-    ) -> (Result<Vec<Value>, NodeError>, Duration, Vec<PathBuf>) {
+    ) -> Executed {
         let node = &graph.nodes[i];
         let mut ctx = NodeContext {
             node_id: &node.id,

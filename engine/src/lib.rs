@@ -12,6 +12,7 @@ pub mod diagnostic;
 pub mod exec;
 pub mod graph;
 pub mod load;
+pub mod manifest;
 pub mod node;
 pub mod param;
 pub mod plan;
@@ -22,7 +23,7 @@ pub mod value;
 pub use atomic::write_atomically;
 pub use budget::Extent;
 pub use diagnostic::{Diagnostic, Diagnostics, printable};
-pub use exec::{Canceller, Engine, Event, NodeRecord, RunReport, Status};
+pub use exec::{BatchOptions, Canceller, Engine, Event, NodeRecord, RunReport, Status};
 pub use graph::{Connection, FORMAT_VERSION, Graph, GraphNode};
 pub use load::{
     MODEL_WEIGHTS_FILE, Override, load_graph, load_graph_with_model, parse_graph,

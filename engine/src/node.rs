@@ -245,7 +245,8 @@ pub struct NodeContext<'a> {
     /// Shared heavy resources.
     pub resources: &'a Resources,
     pub(crate) inputs: HashMap<&'static str, Value>,
-    pub(crate) written: Vec<PathBuf>,
+    /// Files written, with the design (its position in the whole batch) each is for, when known.
+    pub(crate) written: Vec<(PathBuf, Option<usize>)>,
     pub(crate) events: RefCell<&'a mut dyn FnMut(crate::exec::Event<'_>)>,
     pub(crate) canceller: &'a crate::exec::Canceller,
     /// The designs this run covers and the whole batch's length, when it streams.
@@ -306,6 +307,12 @@ impl NodeContext<'_> {
 
     /// Records a file this node wrote, for the run report.
     pub fn wrote(&mut self, path: PathBuf) {
-        self.written.push(path);
+        self.written.push((path, None));
+    }
+
+    /// Records a file this node wrote for design `design` (its position in the whole batch), for the
+    /// run report and a batch's manifest.
+    pub fn wrote_design(&mut self, design: usize, path: PathBuf) {
+        self.written.push((path, Some(design)));
     }
 }

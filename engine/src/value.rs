@@ -260,6 +260,16 @@ impl Value {
         }
     }
 
+    /// The per-design records of a batch; `None` for numbers and text.
+    pub fn design_records(&self) -> Option<Arc<[Design]>> {
+        match self {
+            Value::Latents(v) => Some(v.designs.clone()),
+            Value::WPlus(v) => Some(v.designs.clone()),
+            Value::Images(v) => Some(v.designs.clone()),
+            _ => None,
+        }
+    }
+
     /// The batches `parts` (consecutive ranges of designs of one batch) as one.
     pub fn gather(parts: Vec<Value>) -> Option<Value> {
         let mut parts = parts.into_iter();

@@ -59,7 +59,7 @@ impl Node for Recreate {
             return Ok(Vec::new());
         };
         Provenance::of(ctx)?.write(&self.out, images, local)?;
-        ctx.wrote(self.out.clone());
+        ctx.wrote_design(self.index, self.out.clone());
         Ok(Vec::new())
     }
 }

@@ -143,8 +143,8 @@ impl Node for Save {
                 .try_for_each(|(i, path)| provenance.write(path, images, start + i))?;
             ctx.progress(end, paths.len())?;
         }
-        for path in paths {
-            ctx.wrote(path);
+        for (i, path) in paths.into_iter().enumerate() {
+            ctx.wrote_design(first + i, path);
         }
         Ok(Vec::new())
     }
