@@ -110,9 +110,9 @@ fn documented_commands() -> Vec<(String, String)> {
 }
 
 /// Whether a documented command is run for real: quick, and every file it reads exists by then
-/// (earlier commands make some); the others (watch, bench, discovery over 100,000 samples, files of
-/// the reader's own) are checked by the argument parser only. Run with `--nocapture` to see which is
-/// which.
+/// (earlier commands make some); the others (watch, bench, batches of thousands, discovery over
+/// 100,000 samples, files of the reader's own) are checked by the argument parser only. Run with
+/// `--nocapture` to see which is which.
 fn runs_for_real(command: &str, project: &Path) -> bool {
     let words: Vec<&str> = command.split_whitespace().collect();
     let quick = matches!(
@@ -130,7 +130,20 @@ fn runs_for_real(command: &str, project: &Path) -> bool {
         .filter(|w| w.ends_with(".png") || w.ends_with(".npz"))
         .filter(|w| !w.contains("out/") || w.starts_with("graphs/out/"))
         .all(|w| project.join(w).exists());
-    quick && files_exist && !matches!(words.get(1), Some(&"watch" | &"bench"))
+    quick
+        && files_exist
+        && !many_designs(command)
+        && !matches!(words.get(1), Some(&"watch" | &"bench"))
+}
+
+/// True when the command asks for a batch of thousands (a seed range `"A..B"` of more than 1,000).
+fn many_designs(command: &str) -> bool {
+    command.split('"').any(|piece| {
+        piece.split_once("..").is_some_and(|(a, b)| {
+            let (a, b) = (a.parse::<u64>(), b.trim_start_matches('=').parse::<u64>());
+            matches!((a, b), (Ok(a), Ok(b)) if b.saturating_sub(a) > 1000)
+        })
+    })
 }
 
 #[test]
