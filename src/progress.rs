@@ -17,6 +17,7 @@ const LOG_INTERVAL_ENV: &str = "DRAPE_PROGRESS_INTERVAL";
 /// Reports a run's events.
 pub struct Progress {
     bar: Option<ProgressBar>,
+    /// A streamed batch reported its designs: they are the progress from now on.
     designs_shown: bool,
     started: Instant,
     last_line: Instant,
@@ -63,9 +64,10 @@ impl Progress {
                     bar.set_message(id.to_string());
                 }
             }
+            // Within a streamed batch a node's own counts are per chunk: the designs tell more.
+            Event::Progress { .. } if self.designs_shown => {}
             Event::Progress { id, done, total } => match &self.bar {
-                Some(bar) if !self.designs_shown => bar.set_message(format!("{id} {done}/{total}")),
-                Some(_) => {}
+                Some(bar) => bar.set_message(format!("{id} {done}/{total}")),
                 None => self.log(|| format!("{id}: {done}/{total}"), done == total),
             },
             Event::Designs { done, total } => self.designs(done, total),
@@ -89,10 +91,10 @@ impl Progress {
     /// A streamed batch got this far.
     fn designs(&mut self, done: usize, total: usize) {
         let seconds = self.started.elapsed().as_secs_f64();
+        let first = !std::mem::replace(&mut self.designs_shown, true);
         match &self.bar {
             Some(bar) => {
-                if !self.designs_shown {
-                    self.designs_shown = true;
+                if first {
                     bar.set_style(
                         ProgressStyle::with_template(
                             "{bar:30} {human_pos}/{human_len} designs, {per_sec}, {eta} left",

@@ -1144,9 +1144,32 @@ mod tests {
         }
     }
 
+    /// An output that takes its batch design by design.
+    struct Each;
+    impl Node for Each {
+        fn name(&self) -> &'static str {
+            "each"
+        }
+        fn doc(&self) -> &'static str {
+            "Takes designs one by one."
+        }
+        fn inputs(&self) -> &'static [PortSpec] {
+            LATENTS_IN
+        }
+        fn is_output(&self) -> bool {
+            true
+        }
+        fn items(&self, _params: &Params) -> Items {
+            Items::PerDesign
+        }
+        fn run(&self, _ctx: &mut NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+            Ok(Vec::new())
+        }
+    }
+
     fn registry() -> Registry {
         Registry::new(vec![
-            &Const, &Add, &Fail, &Chunked, &Sink, &Count, &Twice, &Total,
+            &Const, &Add, &Fail, &Chunked, &Sink, &Count, &Twice, &Total, &Each,
         ])
     }
 
@@ -1343,5 +1366,50 @@ mod tests {
         );
         assert_eq!(seen("after-bad"), [(0..64, 300)]);
         assert_eq!(seen("good").len(), 5);
+    }
+
+    #[test]
+    fn a_batch_stopped_halfway_continues_from_its_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        let nodes = r#""n": Count(n: 300), "twice": Twice(x: "n", tag: "resume"),
+            "each": Each(x: "twice")"#;
+        let batch = BatchOptions {
+            manifest: Some(dir.path().join("m.jsonl")),
+            ..BatchOptions::default()
+        };
+        let mut engine = Engine::new();
+        let canceller = engine.canceller();
+        let report = engine
+            .run_batch(&graph(nodes), &[], &batch, &mut |event| {
+                if let Event::Designs { done: 128, .. } = event {
+                    canceller.cancel();
+                }
+            })
+            .unwrap();
+        assert!(report.cancelled);
+        let (_, entries) = crate::manifest::read(&dir.path().join("m.jsonl")).unwrap();
+        assert_eq!(entries.len(), 128);
+        assert_eq!(entries[5].label, "5");
+
+        let report = Engine::new()
+            .run_batch(&graph(nodes), &[], &batch, &mut |_| {})
+            .unwrap();
+        assert!(report.succeeded());
+        assert_eq!(report.resumed_from, Some((128, 300)));
+        let starts: Vec<usize> = seen("resume").iter().map(|(r, _)| r.start).collect();
+        assert_eq!(
+            starts,
+            [0, 64, 128, 192, 256],
+            "the second run began at design 128"
+        );
+        let (_, entries) = crate::manifest::read(&dir.path().join("m.jsonl")).unwrap();
+        let designs: Vec<usize> = entries.iter().map(|e| e.design).collect();
+        assert_eq!(designs, (0..300).collect::<Vec<_>>());
+
+        // Finished: a third run renders nothing.
+        let report = Engine::new()
+            .run_batch(&graph(nodes), &[], &batch, &mut |_| {})
+            .unwrap();
+        assert_eq!(report.cached(), ["n", "twice", "each"]);
     }
 }
