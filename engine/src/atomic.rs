@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
-/// Prefix and suffix of drape's temporary files (`.drape-XXXXXX.png.tmp`).
+/// Prefix and suffix of drape's temporary files (`.drape-PID-XXXXXX.png.tmp`, PID the writer's).
 const TEMP_PREFIX: &str = ".drape-";
 const TEMP_SUFFIX: &str = ".tmp";
 
@@ -20,8 +20,8 @@ const STALE_AFTER: Duration = Duration::from_secs(60);
 /// Folders already cleaned by this process.
 static CLEANED: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
 
-/// Removes drape's own temporary files older than [`STALE_AFTER`] from `dir`, once per process and
-/// folder. Other files are never touched; failures are ignored (cleaning is a courtesy).
+/// Removes drape's own temporary files older than [`STALE_AFTER`], or whose writer is gone, from
+/// `dir`, once per process and folder. Other files are never touched; failures are ignored (cleaning is a courtesy).
 fn remove_stale_temporaries(dir: &Path) {
     let mut cleaned = CLEANED
         .lock()
@@ -42,16 +42,32 @@ fn remove_stale_temporaries(dir: &Path) {
         if !(name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX)) {
             continue;
         }
-        let stale = entry
+        let old = entry
             .metadata()
             .ok()
             .filter(|m| m.is_file())
             .and_then(|m| m.modified().ok())
             .and_then(|modified| now.duration_since(modified).ok())
             .is_some_and(|age| age > STALE_AFTER);
+        let stale = old || writer_is_gone(&name);
         if stale {
             let _ = std::fs::remove_file(entry.path());
         }
+    }
+}
+
+/// True when the temporary file `name` (`.drape-PID-…`) was made by a process that no longer runs
+/// (a killed run), where the system says so.
+fn writer_is_gone(name: &str) -> bool {
+    let pid = name[TEMP_PREFIX.len()..]
+        .split_once('-')
+        .and_then(|(pid, _)| pid.parse::<u32>().ok());
+    let proc = Path::new("/proc");
+    match pid {
+        Some(pid) if cfg!(target_os = "linux") && proc.is_dir() => {
+            !proc.join(pid.to_string()).exists()
+        }
+        _ => false,
     }
 }
 
@@ -72,7 +88,8 @@ pub fn write_atomically(
         path.extension().and_then(|e| e.to_str()).unwrap_or("out")
     );
     let mut builder = tempfile::Builder::new();
-    builder.prefix(TEMP_PREFIX).suffix(&suffix);
+    let prefix = format!("{TEMP_PREFIX}{}-", std::process::id());
+    builder.prefix(&prefix).suffix(&suffix);
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
     let mut file = builder.tempfile_in(dir)?;
@@ -127,12 +144,21 @@ mod tests {
         };
         let stale = make(".drape-abc123.png.tmp", old);
         let in_flight = make(".drape-def456.png.tmp", SystemTime::now());
+        let ours = format!(".drape-{}-ghi789.png.tmp", std::process::id());
+        let running_writer = make(&ours, SystemTime::now());
+        // PID 4194304 is above Linux's largest: no such process runs.
+        let killed_writer = make(".drape-4194304-jkl012.png.tmp", SystemTime::now());
         let someone_elses = make("notes.tmp", old);
         write_atomically(&dir.path().join("out.png"), |f| f.write_all(b"x")).unwrap();
         assert!(!stale.exists(), "a stale temporary is removed");
         assert!(
-            in_flight.exists(),
+            in_flight.exists() && running_writer.exists(),
             "a recent one may belong to a running write"
+        );
+        assert_eq!(
+            killed_writer.exists(),
+            !Path::new("/proc").is_dir(),
+            "one whose writer is gone is removed where the system tells"
         );
         assert!(someone_elses.exists(), "only drape's own naming is touched");
     }
