@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use drape_engine::{Node, graph_name};
+use drape_engine::{Items, Node, Params, graph_name};
 
 /// Prints the whole catalogue, or one node in detail.
 pub fn show(name: Option<&str>, markdown: bool) -> anyhow::Result<ExitCode> {
@@ -110,7 +110,27 @@ pub fn detail(node: &dyn Node) -> String {
             "\nThis is an output node: `drape run` runs it and everything it needs."
         );
     }
+    let _ = writeln!(out, "\n{}", streaming(node));
     out
+}
+
+/// Whether a large batch streams through the node (with its default parameters).
+fn streaming(node: &dyn Node) -> &'static str {
+    let mut defaults = Params::default();
+    for p in node.params() {
+        if let Some(value) = p.default.value() {
+            defaults.insert(p.name, value);
+        }
+    }
+    match node.items(&defaults) {
+        Items::PerDesign => {
+            "Batches: works design by design (with its default parameters), so a large batch streams \
+             through it (docs/batches.md)."
+        }
+        Items::Whole => {
+            "Batches: needs the whole batch at once (with its default parameters; docs/batches.md)."
+        }
+    }
 }
 
 /// The whole catalogue as Markdown.
@@ -158,6 +178,7 @@ pub fn markdown_catalogue(nodes: &[&'static dyn Node]) -> String {
             }
             out.push('\n');
         }
+        let _ = writeln!(out, "{}\n", streaming(*node));
     }
     out
 }

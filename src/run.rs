@@ -130,6 +130,14 @@ pub fn execute(
     }
     .map_err(anyhow::Error::msg)?;
     progress.finish();
+    if let Some((designs, whole)) = report.streamed.as_ref().filter(|(_, w)| !w.is_empty()) {
+        let names: Vec<String> = whole.iter().map(|id| format!("\"{id}\"")).collect();
+        println!(
+            "note: {designs} designs streamed, but {} needed the whole batch and held it in memory \
+             (docs/batches.md)",
+            names.join(", ")
+        );
+    }
     if let Some((done, total)) = report.resumed_from {
         println!("continued the batch: {done} of its {total} designs were finished before");
     }

@@ -66,6 +66,9 @@ pub struct RunReport {
     pub cancelled: bool,
     /// Designs an earlier run of this batch had finished (found in its manifest), of how many.
     pub resumed_from: Option<(usize, usize)>,
+    /// When the batch streamed: its designs, and the nodes that needed it whole (which held every
+    /// design in memory).
+    pub streamed: Option<(usize, Vec<String>)>,
 }
 
 impl RunReport {
@@ -484,6 +487,17 @@ impl Engine {
             }
         }
         let mut report = state.report;
+        report.streamed = streaming.as_ref().map(|s| {
+            let whole = order
+                .iter()
+                .filter(|&&i| {
+                    let node = &graph.nodes[i];
+                    !s.region.members[i] && node.inputs.iter().any(|c| s.region.members[c.from])
+                })
+                .map(|&i| graph.nodes[i].id.clone())
+                .collect();
+            (s.range.len(), whole)
+        });
         report.resumed_from = streaming
             .as_ref()
             .filter(|s| s.todo.start > s.range.start)

@@ -162,7 +162,8 @@ impl Node for ApplyDirection {
          (ClothingGAN, GANSpace's viewer); `centered` first removes the design's own coordinate along \
          the direction, as GANSpace's strips do. With `strip`, each edit is swept on its own: the output \
          holds, for each edit, each input design at each amount of the strip (a grid with `columns` = \
-         the number of amounts shows one strip per row). Make directions with `drape directions`."
+         the number of amounts shows one strip per row). Make directions with `drape directions`. A large \
+         batch streams through edits design by design; a `strip` needs the whole batch."
     }
 
     fn inputs(&self) -> &'static [PortSpec] {

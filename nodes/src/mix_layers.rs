@@ -50,7 +50,8 @@ impl Node for MixLayers {
          columns = len(b) shows a structure × style matrix; `one-to-one` pairs them in order (equal \
          lengths, or one side of length 1). Labels read `seed 3 × seed 7`, and each design records the \
          mix parameters. Both inputs must carry the same deferred truncation (Map's `apply`); the mix \
-         keeps it, so Synthesize truncates after mixing as ClothingGAN does."
+         keeps it, so Synthesize truncates after mixing as ClothingGAN does. A large batch streams \
+         through `one-to-one` design by design; `pairs: all` needs the whole batch."
     }
 
     fn inputs(&self) -> &'static [PortSpec] {

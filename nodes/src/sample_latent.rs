@@ -28,7 +28,8 @@ impl Node for SampleLatent {
          With `seeds`, z is exactly numpy's `RandomState(seed).randn(1, z_dim)`, so seed 42 is the same \
          design here as in stylegan2-ada's generate.py, GANSpace and ClothingGAN. With `count` and \
          `seed` instead, the batch is numpy's `RandomState(seed).randn(count, z_dim)` (row i is design \
-         `seed S #i`), the way GANSpace draws its samples. The length is the model's z_dim."
+         `seed S #i`), the way GANSpace draws its samples. The length is the model's z_dim.\n\
+         A large batch streams through `seeds` design by design; `count` draws one stream and needs the whole batch."
     }
 
     fn outputs(&self) -> &'static [PortSpec] {
