@@ -14,48 +14,109 @@ use crate::budget::{Extent, human_bytes};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::graph::{Connection, FORMAT_VERSION, Graph, GraphNode};
 use crate::node::Node;
-use crate::param::{self, ParamDefault, ParamValue, Params, expr_kind};
+use crate::param::{self, ParamDefault, ParamSpec, ParamValue, Params, expr_kind};
 use crate::registry::{Registry, did_you_mean, graph_name};
 
 /// The file a model folder must contain to count as one.
 pub const MODEL_WEIGHTS_FILE: &str = "generator.safetensors";
 
-/// A parameter override from the command line: `node.param=value`, the value in RON syntax.
+/// A parameter override from the command line: `node.param=value`, the value in RON syntax; an
+/// element of a list or record parameter is reached with a path (`edit.edits[2].amount=5`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Override {
     /// Node id.
     pub node: String,
     /// Parameter name.
     pub param: String,
+    /// Steps into the parameter's value; empty for the whole value.
+    pub path: Vec<Step>,
     /// The value, as RON text.
     pub value: String,
+}
+
+/// One step into a list or record value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Entry `n` of a list, from 0.
+    Index(usize),
+    /// Field `name` of a record.
+    Field(String),
+}
+
+impl Override {
+    /// `node.param[2].field`, the target as written.
+    pub fn target(&self) -> String {
+        let mut text = format!("{}.{}", self.node, self.param);
+        for step in &self.path {
+            match step {
+                Step::Index(n) => text += &format!("[{n}]"),
+                Step::Field(name) => text += &format!(".{name}"),
+            }
+        }
+        text
+    }
 }
 
 impl std::fmt::Display for Override {
     /// `node.param=value`, the form `--set` takes.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}={}", self.node, self.param, self.value)
+        write!(f, "{}={}", self.target(), self.value)
     }
+}
+
+/// True for a bare seed range as a shell passes it (`0..16`, `5..=9`), which RON would not read.
+fn bare_range(value: &str) -> bool {
+    value.split_once("..").is_some_and(|(a, b)| {
+        let b = b.strip_prefix('=').unwrap_or(b);
+        !a.is_empty() && !b.is_empty() && (a.bytes().chain(b.bytes())).all(|c| c.is_ascii_digit())
+    })
 }
 
 impl std::str::FromStr for Override {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
-        let (target, value) = text
-            .split_once('=')
-            .ok_or_else(|| format!("`{text}` is not NODE.PARAM=VALUE"))?;
-        let (node, param) = target
-            .trim()
-            .split_once('.')
-            .ok_or_else(|| format!("`{target}` is not NODE.PARAM (e.g. mixed.style=0.8)"))?;
-        if node.is_empty() || param.is_empty() || value.trim().is_empty() {
-            return Err(format!("`{text}` is not NODE.PARAM=VALUE"));
+        let usage = || format!("`{text}` is not NODE.PARAM=VALUE (e.g. mixed.style=0.8)");
+        let (target, value) = text.split_once('=').ok_or_else(usage)?;
+        let (node, rest) = target.trim().split_once('.').ok_or_else(usage)?;
+        let value = value.trim();
+        // `param`, then `[n]` and `.field` steps.
+        let param_end = rest.find(['[', '.']).unwrap_or(rest.len());
+        let (param, mut steps) = rest.split_at(param_end);
+        let mut path = Vec::new();
+        while !steps.is_empty() {
+            if let Some(after) = steps.strip_prefix('[') {
+                let (index, tail) = after.split_once(']').ok_or_else(usage)?;
+                let index = index.trim().parse().map_err(|_| {
+                    format!("`{text}`: `[{index}]` is not an entry number (from 0)")
+                })?;
+                path.push(Step::Index(index));
+                steps = tail;
+            } else if let Some(after) = steps.strip_prefix('.') {
+                let end = after.find(['[', '.']).unwrap_or(after.len());
+                let (field, tail) = after.split_at(end);
+                if field.is_empty() {
+                    return Err(usage());
+                }
+                path.push(Step::Field(field.to_string()));
+                steps = tail;
+            } else {
+                return Err(usage());
+            }
         }
+        if node.is_empty() || param.is_empty() || value.is_empty() {
+            return Err(usage());
+        }
+        let value = if bare_range(value) {
+            format!("\"{value}\"")
+        } else {
+            value.to_string()
+        };
         Ok(Override {
             node: node.to_string(),
             param: param.to_string(),
-            value: value.trim().to_string(),
+            path,
+            value,
         })
     }
 }
@@ -655,10 +716,12 @@ impl<'a> Loader<'a> {
         })
     }
 
+    /// The override that replaces the whole of `node.param`, if any (element overrides change the
+    /// file's value instead).
     fn override_for(&self, node: &str, param: &str) -> Option<usize> {
         self.overrides
             .iter()
-            .position(|o| o.node == node && o.param == param)
+            .position(|o| o.node == node && o.param == param && o.path.is_empty())
     }
 
     fn override_error(&mut self, index: usize, message: String) -> &mut Diagnostic {
@@ -682,14 +745,15 @@ impl<'a> Loader<'a> {
             self.used_overrides.insert(i);
             if let Some(first) = self.overrides[..i]
                 .iter()
-                .find(|earlier| earlier.node == o.node && earlier.param == o.param)
+                .find(|earlier| earlier.target() == o.target())
             {
                 let first = first.value.clone();
                 self.override_error(
                     i,
                     format!(
-                        "--set gives {id}.{} twice (first {first}, then {})",
-                        o.param, o.value
+                        "--set gives {} twice (first {first}, then {})",
+                        o.target(),
+                        o.value
                     ),
                 )
                 .help = Some("give each parameter once".into());
@@ -711,7 +775,7 @@ impl<'a> Loader<'a> {
                 ok = false;
                 continue;
             };
-            let result = match ron2::ast::parse_document(&o.value) {
+            let check = |spec: &ParamSpec| match ron2::ast::parse_document(&o.value) {
                 Ok(doc) => match doc.value.as_ref() {
                     Some(expr) => {
                         param::check_optional(spec, expr, &self.base_dir).map_err(|e| e.message)
@@ -720,14 +784,27 @@ impl<'a> Loader<'a> {
                 },
                 Err(e) => Err(format!("not a RON value: {}", e.kind())),
             };
-            match result {
-                Ok(Some(v)) => params.insert(spec.name, v),
-                Ok(None) => {}
-                Err(message) => {
-                    self.override_error(i, format!("--set {id}.{}: {message}", o.param))
-                        .in_node(id);
-                    ok = false;
+            let result = match o.path.as_slice() {
+                [] => check(spec).map(|value| match value {
+                    Some(v) => params.insert(spec.name, v),
+                    None => params.remove(spec.name),
+                }),
+                path => {
+                    let mut value = params
+                        .get(spec.name)
+                        .cloned()
+                        .or_else(|| spec.default.value());
+                    set_element(spec, value.as_mut(), path, &check).map(|()| {
+                        if let Some(value) = value {
+                            params.insert(spec.name, value);
+                        }
+                    })
                 }
+            };
+            if let Err(message) = result {
+                self.override_error(i, format!("--set {}: {message}", o.target()))
+                    .in_node(id);
+                ok = false;
             }
         }
         ok
@@ -958,6 +1035,65 @@ impl<'a> Loader<'a> {
     }
 }
 
+/// Sets the element `path` leads to inside `value` (a parameter of type `spec`) to what `check` reads
+/// for that element's type.
+fn set_element(
+    spec: &ParamSpec,
+    value: Option<&mut ParamValue>,
+    path: &[Step],
+    check: &dyn Fn(&ParamSpec) -> Result<Option<ParamValue>, String>,
+) -> Result<(), String> {
+    let Some((step, rest)) = path.split_first() else {
+        return match check(spec)? {
+            Some(new) => {
+                if let Some(value) = value {
+                    *value = new;
+                }
+                Ok(())
+            }
+            None => Err("an entry cannot be left out; give a value".into()),
+        };
+    };
+    match (step, &spec.ty, value) {
+        (Step::Index(n), param::ParamType::List(inner), Some(ParamValue::List(items))) => {
+            let len = items.len();
+            let item = items
+                .get_mut(*n)
+                .ok_or_else(|| format!("there is no entry [{n}]: the list has {len} (from [0])"))?;
+            let entry = ParamSpec {
+                ty: **inner,
+                default: ParamDefault::Required,
+                ..*spec
+            };
+            set_element(&entry, Some(item), rest, check)
+        }
+        (Step::Field(name), param::ParamType::Record(fields), Some(ParamValue::Record(record))) => {
+            let field = fields.iter().find(|f| f.name == name).ok_or_else(|| {
+                let names: Vec<&str> = fields.iter().map(|f| f.name).collect();
+                let hint = did_you_mean(name, names.iter().copied())
+                    .map(|s| format!("did you mean `{s}`? "))
+                    .unwrap_or_default();
+                format!(
+                    "the record has no field `{name}`; {hint}its fields are {}",
+                    names.join(", ")
+                )
+            })?;
+            match rest {
+                [] => {
+                    match check(field)? {
+                        Some(new) => record.insert(field.name, new),
+                        None => record.remove(field.name),
+                    }
+                    Ok(())
+                }
+                _ => set_element(field, record.get_mut(field.name), rest, check),
+            }
+        }
+        (Step::Index(_), _, _) => Err(format!("`{}` is not a list", spec.name)),
+        (Step::Field(_), _, _) => Err(format!("`{}` is not a record", spec.name)),
+    }
+}
+
 /// "did you mean `truncation`? " for a parameter name that is a synonym of one `op` takes (`psi`) or a
 /// likely typo or abbreviation of one in `known`; empty otherwise.
 fn parameter_hint(op: &dyn Node, name: &str, known: &[&str]) -> String {
@@ -1031,5 +1167,22 @@ mod tests {
         );
         assert!("mixed=0.8".parse::<Override>().is_err());
         assert!("mixed.style".parse::<Override>().is_err());
+
+        let o: Override = "edit.edits[2].amount=5".parse().unwrap();
+        assert_eq!((o.param.as_str(), o.value.as_str()), ("edits", "5"));
+        assert_eq!(o.path, [Step::Index(2), Step::Field("amount".into())]);
+        assert_eq!(o.to_string(), "edit.edits[2].amount=5");
+        for bad in [
+            "edit.edits[x].amount=5",
+            "edit.edits[2.amount=5",
+            "edit.edits..a=1",
+        ] {
+            assert!(bad.parse::<Override>().is_err(), "{bad}");
+        }
+        // A bare range, as a shell passes it, is read as the quoted one.
+        let o: Override = "designs.seeds=0..16".parse().unwrap();
+        assert_eq!(o.value, "\"0..16\"");
+        let o: Override = "designs.seeds=5..=9".parse().unwrap();
+        assert_eq!(o.value, "\"5..=9\"");
     }
 }

@@ -214,6 +214,16 @@ impl Params {
         self.values.get(name)
     }
 
+    /// The value of `name` to change in place, if present.
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut ParamValue> {
+        self.values.get_mut(name)
+    }
+
+    /// Leaves `name` out (an optional parameter set to `None`).
+    pub fn remove(&mut self, name: &str) {
+        self.values.remove(name);
+    }
+
     /// All values, by name.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &ParamValue)> {
         self.values.iter().map(|(k, v)| (k.as_str(), v))
