@@ -9,6 +9,7 @@
 pub mod atomic;
 pub mod budget;
 pub mod diagnostic;
+pub mod edit;
 pub mod exec;
 pub mod graph;
 pub mod load;
@@ -26,7 +27,7 @@ pub use diagnostic::{Diagnostic, Diagnostics, printable};
 pub use exec::{BatchOptions, Canceller, Engine, Event, NodeRecord, RunReport, Status};
 pub use graph::{Connection, FORMAT_VERSION, Graph, GraphNode};
 pub use load::{
-    MODEL_WEIGHTS_FILE, Override, load_graph, load_graph_with_model, parse_graph,
+    MODEL_WEIGHTS_FILE, Override, Step, load_graph, load_graph_with_model, parse_graph,
     parse_graph_with_model,
 };
 pub use node::{Node, NodeContext, NodeError, ParamProblem, PortSpec, Resources};
