@@ -90,6 +90,86 @@ fn every_save_style_reruns_only_what_the_edit_touched() {
     assert!(watch.stderr.is_empty(), "{}", watch.stderr);
 }
 
+/// Sends `request` (with `{port}` filled in) to the watch's server; the answer's status line and body.
+fn ask(watch: &Watch, request: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let address = watch.url.trim_start_matches("http://");
+    let port = address.rsplit(':').next().unwrap();
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .write_all(request.replace("{port}", port).as_bytes())
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    (
+        head.lines().next().unwrap_or("").to_string(),
+        body.to_string(),
+    )
+}
+
+#[test]
+fn the_page_edits_the_graph_and_nobody_else_can() {
+    let scene = Scene::new();
+    let mut watch = Watch::start(&scene.graph(), &[]);
+    watch.next_run();
+    let (status, page) = ask(&watch, "GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    let token = page
+        .split("const TOKEN = \"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    assert_eq!(token.len(), 32);
+    let original = std::fs::read_to_string(scene.graph()).unwrap();
+    let body = r#"{"target": "w.truncation", "value": "0.5"}"#;
+    let post = |host: &str, origin: &str, token: &str| {
+        let mut request = format!("POST /edit HTTP/1.1\r\nHost: {host}\r\n");
+        if !origin.is_empty() {
+            request += &format!("Origin: {origin}\r\n");
+        }
+        if !token.is_empty() {
+            request += &format!("X-Drape-Token: {token}\r\n");
+        }
+        request += &format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        ask(&watch, &request).0
+    };
+    let own = ("127.0.0.1:{port}", "http://127.0.0.1:{port}");
+    let refusals = [
+        (
+            "another site",
+            post(own.0, "https://attacker.example", token),
+        ),
+        (
+            "a rebinding name",
+            post("attacker.example:{port}", own.1, token),
+        ),
+        ("no secret", post(own.0, own.1, "")),
+        (
+            "a guessed secret",
+            post(own.0, own.1, "0123456789abcdef0123456789abcdef"),
+        ),
+        ("no origin", post(own.0, "", token)),
+    ];
+    for (who, status) in refusals {
+        assert_eq!(status, "HTTP/1.1 403 Forbidden", "{who}");
+    }
+    assert_eq!(std::fs::read_to_string(scene.graph()).unwrap(), original);
+
+    assert_eq!(post(own.0, own.1, token), "HTTP/1.1 200 OK");
+    assert_eq!(
+        std::fs::read_to_string(scene.graph()).unwrap(),
+        original.replace("truncation: 0.7", "truncation: 0.5")
+    );
+    let line = watch.next_run();
+    assert!(line.starts_with("run 2: ran w"), "{line}");
+}
+
 #[test]
 fn starting_on_a_broken_graph_shows_the_designs_earlier_runs_saved() {
     let scene = Scene::new();

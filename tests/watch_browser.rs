@@ -127,6 +127,117 @@ fn the_preview_follows_edits_and_shows_errors_until_fixed() {
     browser.wait_until(&format!("({}) && !({BANNER})", shows_run(3)), WAIT);
 }
 
+/// A project with the bundled model and `graphs/clothinggan.ron`; returns its folder and the graph.
+fn clothinggan_project() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model = dir.path().join("models/clothing");
+    std::fs::create_dir_all(&model).expect("model dir");
+    for file in [
+        "generator.safetensors",
+        "directions.ron",
+        "components.safetensors",
+    ] {
+        std::fs::copy(root().join("models/clothing").join(file), model.join(file)).expect("copy");
+    }
+    std::fs::create_dir_all(dir.path().join("graphs")).expect("graphs dir");
+    let graph = dir.path().join("graphs/clothinggan.ron");
+    std::fs::copy(root().join("graphs/clothinggan.ron"), &graph).expect("copy graph");
+    (dir, graph)
+}
+
+/// Sets control `target` to `value` as a person would, firing its input and change events.
+fn set_control(browser: &mut Browser, target: &str, value: &str) {
+    browser.eval(&format!(
+        "(() => {{ const c = document.querySelector('[data-target=\"{target}\"]');
+           c.value = {value:?}; c.dispatchEvent(new Event('input'));
+           c.dispatchEvent(new Event('change')); return true; }})()"
+    ));
+}
+
+#[test]
+fn the_studio_edits_the_graph_file_at_the_values_and_undo_restores_it() {
+    let Some(mut browser) = start_browser() else {
+        return;
+    };
+    let (_dir, graph) = clothinggan_project();
+    let original = std::fs::read_to_string(&graph).expect("graph");
+    let mut watch = Watch::start(&graph, &["--backend", "cpu"]);
+    watch.next_run();
+    browser.open(&watch.url);
+    browser.wait_until(
+        &format!(
+            "({}) && document.body.dataset.controlsRun === '1'",
+            shows_run(1)
+        ),
+        WAIT,
+    );
+    let read = || std::fs::read_to_string(&graph).expect("graph");
+    let wait_for = |expected: &str| {
+        let deadline = std::time::Instant::now() + WAIT;
+        while read() != expected {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the file became:\n{}",
+                read()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+
+    // A slider (a direction's amount): only the value's text changes, and the design with it.
+    let before = browser.eval(FIRST_IMAGE_PIXELS);
+    let moved = epoch_ms();
+    set_control(&mut browser, "edit.edits[2].amount", "3");
+    let slid = original.replacen(
+        r#"(component: 2, amount: 0, unit: "raw""#,
+        r#"(component: 2, amount: 3, unit: "raw""#,
+        1,
+    );
+    wait_for(&slid);
+    let run = |n: u64| {
+        format!(
+            "({}) && document.body.dataset.controlsRun === '{n}'",
+            shows_run(n)
+        )
+    };
+    browser.wait_until(&run(2), WAIT);
+    let latency = browser.eval("window.drapeLoadedAt").as_f64().expect("time") - moved;
+    eprintln!("slider move to new image in the browser: {latency:.0} ms");
+    assert_ne!(browser.eval(FIRST_IMAGE_PIXELS), before, "a new design");
+
+    // A choice and a seed step.
+    set_control(&mut browser, "image.noise", "none");
+    let chosen = slid.replacen(r#"noise: "const""#, r#"noise: "none""#, 1);
+    wait_for(&chosen);
+    browser.wait_until(&run(3), WAIT);
+    let before = browser.eval(FIRST_IMAGE_PIXELS);
+    browser.eval("document.querySelector('[data-target=\"seed-1.seeds\"] .seed-next').click()");
+    let amount = chosen.replacen(
+        r#""seed-1": SampleLatent(seeds: [0])"#,
+        r#""seed-1": SampleLatent(seeds: [1])"#,
+        1,
+    );
+    wait_for(&amount);
+    browser.wait_until(&run(4), WAIT);
+    assert_ne!(browser.eval(FIRST_IMAGE_PIXELS), before, "another seed");
+
+    // An editor's save moves the controls; the next page edit starts from it.
+    let edited = amount.replacen("structure: 0.5", "structure: 0.25", 1);
+    save(&graph, &edited, SaveStyle::TempAndRename);
+    browser.wait_until(
+        "document.querySelector('[data-target=\"mix.structure\"]')?.value === '0.25'",
+        WAIT,
+    );
+    set_control(&mut browser, "mix.style", "0.75");
+    let both = edited.replacen("style: 0.5", "style: 0.75", 1);
+    wait_for(&both);
+
+    // Undo puts the bytes back exactly.
+    browser.wait_until(&run(6), WAIT);
+    browser.eval("document.getElementById('undo').click()");
+    wait_for(&edited);
+}
+
 #[test]
 #[ignore = "a measurement on the bundled model: cargo test --test watch_browser -- --ignored --nocapture"]
 fn measure_save_to_preview_latency_on_the_bundled_model() {

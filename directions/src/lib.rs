@@ -26,4 +26,6 @@ pub use layers::{LayerRange, parse_layers};
 pub use named::{NAMED_FILE, NamedDirection, NamedDirections, Source, Unit};
 pub use npz::import_npz;
 pub use pca::{Covariance, Pca};
-pub use set::{DirectionSet, Resolved, Target, check_names, fingerprint, format_amount};
+pub use set::{
+    DirectionSet, Resolved, Target, check_names, direction_names, fingerprint, format_amount,
+};

@@ -73,22 +73,24 @@ fn unknown_direction(name: &str, names: &[&str]) -> DirectionsError {
     DirectionsError::request(format!("unknown direction \"{name}\""), Some(help))
 }
 
+/// The names of the model's directions in `model_dir`, from `directions.ron` alone (none without it).
+pub fn direction_names(model_dir: &Path) -> Result<Vec<String>, DirectionsError> {
+    let path = model_dir.join(NAMED_FILE);
+    if !path.is_file() {
+        return Ok(Vec::new());
+    }
+    let named = NamedDirections::load(&path)?;
+    Ok(named.directions.into_iter().map(|d| d.name).collect())
+}
+
 /// Checks, from `directions.ron` alone, that the model in `model_dir` has directions of these names
 /// (for validating a graph before the model is loaded).
 pub fn check_names(model_dir: &Path, names: &[&str]) -> Result<(), DirectionsError> {
     if names.is_empty() {
         return Ok(());
     }
-    let path = model_dir.join(NAMED_FILE);
-    let named = if path.is_file() {
-        Some(NamedDirections::load(&path)?)
-    } else {
-        None
-    };
-    let known: Vec<&str> = named
-        .iter()
-        .flat_map(|n| n.directions.iter().map(|d| d.name.as_str()))
-        .collect();
+    let known = direction_names(model_dir)?;
+    let known: Vec<&str> = known.iter().map(String::as_str).collect();
     match names.iter().find(|name| !known.contains(name)) {
         Some(name) => Err(unknown_direction(name, &known)),
         None => Ok(()),

@@ -5,6 +5,7 @@ mod earlier;
 mod preview;
 mod reload;
 mod server;
+mod studio;
 mod watcher;
 
 use std::path::Path;
@@ -41,7 +42,8 @@ pub fn watch(path: &Path, overrides: &[Override], options: &Options) -> anyhow::
         );
     }
     let preview = Arc::new(Preview::default());
-    let address = server::start(options.port, Arc::clone(&preview))?;
+    let studio = Arc::new(studio::Studio::new(path, options.model.clone()));
+    let address = server::start(options.port, Arc::clone(&preview), studio)?;
     println!("preview at http://{address}");
 
     let choice = options.backend.choice()?;

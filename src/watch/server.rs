@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::preview::{FileIdentity, Preview};
+use super::studio::{Studio, parse_edit};
 
 const PAGE: &str = include_str!("page.html");
 
@@ -28,8 +29,12 @@ const MAX_CONNECTIONS: usize = 64;
 /// The longest request head read.
 const MAX_REQUEST: u64 = 16 * 1024;
 
-/// Starts serving `preview` on 127.0.0.1:`port` (0 picks a free port); returns the address.
-pub fn start(port: u16, preview: Arc<Preview>) -> anyhow::Result<SocketAddr> {
+/// The largest body of an edit request.
+const MAX_BODY: u64 = 64 * 1024;
+
+/// Starts serving `preview` and `studio`'s controls on 127.0.0.1:`port` (0 picks a free port);
+/// returns the address.
+pub fn start(port: u16, preview: Arc<Preview>, studio: Arc<Studio>) -> anyhow::Result<SocketAddr> {
     let listener = TcpListener::bind(("127.0.0.1", port)).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AddrInUse {
             anyhow::anyhow!(
@@ -58,9 +63,10 @@ pub fn start(port: u16, preview: Arc<Preview>) -> anyhow::Result<SocketAddr> {
                     continue;
                 }
                 let (preview, done) = (Arc::clone(&preview), Arc::clone(&open));
+                let studio = Arc::clone(&studio);
                 let port = address.port();
                 let worker = std::thread::Builder::new().spawn(move || {
-                    serve(stream, &preview, port);
+                    serve(stream, &preview, &studio, port);
                     done.fetch_sub(1, Ordering::SeqCst);
                 });
                 // A thread that cannot start drops its connection; the loop goes on.
@@ -90,7 +96,7 @@ impl Read for Deadline<'_> {
 }
 
 /// Answers one request; a page that went away mid-answer is not an error worth reporting.
-fn serve(mut stream: TcpStream, preview: &Preview, port: u16) {
+fn serve(mut stream: TcpStream, preview: &Preview, studio: &Studio, port: u16) {
     if stream.set_write_timeout(Some(IO_TIMEOUT)).is_err() {
         return;
     }
@@ -98,31 +104,53 @@ fn serve(mut stream: TcpStream, preview: &Preview, port: u16) {
         stream: &stream,
         until: Instant::now() + IO_TIMEOUT,
     };
-    let path = match request_path(&mut BufReader::new(head.take(MAX_REQUEST)), port) {
-        Ok(path) => path,
-        Err(status) => {
-            let _ = send(
-                &mut stream,
-                status,
-                "text/plain",
-                "no-store",
-                status.as_bytes(),
-            );
-            // Close gently: unread request bytes would otherwise turn the close into a reset that
-            // can overtake the answer.
-            let _ = stream.shutdown(std::net::Shutdown::Write);
-            let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
-            let _ = std::io::copy(&mut (&stream).take(1 << 20), &mut std::io::sink());
-            return;
-        }
+    let mut reader = BufReader::new(head.take(MAX_REQUEST));
+    let request = match read_head(&mut reader, port) {
+        Ok(request) => request,
+        Err(status) => return refuse(&mut stream, status),
     };
+    if request.method == "POST" {
+        if let Some(status) = refuse_post(&request, port, studio.token()) {
+            return refuse(&mut stream, status);
+        }
+        // The body follows the head: allow its declared length (less what is buffered already).
+        let length = request.content_length.unwrap_or(0);
+        let buffered = reader.buffer().len() as u64;
+        reader.get_mut().set_limit(length.saturating_sub(buffered));
+        let mut body = vec![0; length as usize];
+        if reader.read_exact(&mut body).is_err() {
+            return refuse(&mut stream, "400 Bad Request");
+        }
+        let result = match request.path.as_str() {
+            "/edit" => parse_edit(&body).and_then(|(target, value)| studio.edit(&target, &value)),
+            "/undo" => studio.step(true),
+            "/redo" => studio.step(false),
+            _ => return refuse(&mut stream, "404 Not Found"),
+        };
+        let (status, answer) = match result {
+            Ok(()) => ("200 OK", serde_json::json!({ "ok": true })),
+            Err(error) => (
+                "422 Unprocessable Content",
+                serde_json::json!({ "error": error }),
+            ),
+        };
+        let _ = send(
+            &mut stream,
+            status,
+            "application/json",
+            "no-store",
+            answer.to_string().as_bytes(),
+        );
+        return;
+    }
+    let path = request.path;
     let _ = match path.as_str() {
         "/" => send(
             &mut stream,
             "200 OK",
             "text/html; charset=utf-8",
             "no-store",
-            PAGE.as_bytes(),
+            PAGE.replace("{{token}}", studio.token()).as_bytes(),
         ),
         "/state" => send(
             &mut stream,
@@ -130,6 +158,13 @@ fn serve(mut stream: TcpStream, preview: &Preview, port: u16) {
             "application/json",
             "no-store",
             preview.current().to_json().as_bytes(),
+        ),
+        "/controls" => send(
+            &mut stream,
+            "200 OK",
+            "application/json",
+            "no-store",
+            studio.controls().to_string().as_bytes(),
         ),
         "/events" => stream_events(&mut stream, preview),
         _ => match image(&path, preview) {
@@ -145,10 +180,33 @@ fn serve(mut stream: TcpStream, preview: &Preview, port: u16) {
     };
 }
 
-/// The path of a GET request (query dropped), or the status line to refuse it with: only GETs
-/// whose `Host` is this server (`127.0.0.1`, `localhost` or `[::1]` with `port`) are answered, and
-/// heads longer than [`MAX_REQUEST`] or slower than [`IO_TIMEOUT`] are refused.
-fn request_path(reader: &mut impl BufRead, port: u16) -> Result<String, &'static str> {
+/// Answers `status` and closes gently: unread request bytes would otherwise turn the close into a
+/// reset that can overtake the answer.
+fn refuse(stream: &mut TcpStream, status: &str) {
+    let _ = send(stream, status, "text/plain", "no-store", status.as_bytes());
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    let _ = std::io::copy(&mut (&*stream).take(1 << 20), &mut std::io::sink());
+}
+
+/// A request head: what the server looks at.
+#[derive(Debug, Default, PartialEq)]
+struct Request {
+    method: String,
+    /// The target's path, query dropped.
+    path: String,
+    /// The `Origin` header, lower-cased.
+    origin: Option<String>,
+    content_type: Option<String>,
+    content_length: Option<u64>,
+    /// The `X-Drape-Token` header.
+    token: Option<String>,
+}
+
+/// The head of a request addressed to this server, or the status line to refuse it with: only
+/// requests whose `Host` is this server (`127.0.0.1`, `localhost` or `[::1]` with `port`) are
+/// answered, and heads longer than [`MAX_REQUEST`] or slower than [`IO_TIMEOUT`] are refused.
+fn read_head(reader: &mut impl BufRead, port: u16) -> Result<Request, &'static str> {
     // A line that does not end within the size limit is too long; one that does not arrive before
     // the deadline is too slow.
     let read_line =
@@ -166,26 +224,70 @@ fn request_path(reader: &mut impl BufRead, port: u16) -> Result<String, &'static
     let mut parts = line.split_whitespace();
     let (method, target) = (parts.next(), parts.next());
     let mut host = None;
+    let mut request = Request::default();
     loop {
         let mut header = String::new();
         read_line(reader, &mut header, "431 Request Header Fields Too Large")?;
         if header.trim().is_empty() {
             break;
         }
-        if let Some((name, value)) = header.split_once(':')
-            && name.trim().eq_ignore_ascii_case("host")
-        {
-            host = Some(value.trim().to_ascii_lowercase());
+        let Some((name, value)) = header.split_once(':') else {
+            continue;
+        };
+        let value = value.trim().to_string();
+        match name.trim().to_ascii_lowercase().as_str() {
+            "host" => host = Some(value.to_ascii_lowercase()),
+            "origin" => request.origin = Some(value.to_ascii_lowercase()),
+            "content-type" => request.content_type = Some(value.to_ascii_lowercase()),
+            "content-length" => request.content_length = value.parse().ok(),
+            "x-drape-token" => request.token = Some(value),
+            _ => {}
         }
     }
-    let ours = ["127.0.0.1", "localhost", "[::1]"].map(|h| format!("{h}:{port}"));
-    match (method, target) {
-        (Some(_), Some(_)) if !host.as_ref().is_some_and(|h| ours.contains(h)) => {
-            Err("403 Forbidden")
-        }
-        (Some("GET"), Some(target)) => Ok(target.split('?').next().unwrap_or("").to_string()),
-        (Some(_), Some(_)) => Err("405 Method Not Allowed"),
-        _ => Err("400 Bad Request"),
+    let (Some(method), Some(target)) = (method, target) else {
+        return Err("400 Bad Request");
+    };
+    if !host.as_ref().is_some_and(|h| ours(port).contains(h)) {
+        return Err("403 Forbidden");
+    }
+    if method != "GET" && method != "POST" {
+        return Err("405 Method Not Allowed");
+    }
+    request.method = method.to_string();
+    request.path = target.split('?').next().unwrap_or("").to_string();
+    Ok(request)
+}
+
+/// The names this server answers to, with its port.
+fn ours(port: u16) -> [String; 3] {
+    ["127.0.0.1", "localhost", "[::1]"].map(|h| format!("{h}:{port}"))
+}
+
+/// Why a state-changing request is refused, if it is: it must come from this server's own page (an
+/// `Origin` naming this server), carry the page's secret and a JSON body of a sane size.
+fn refuse_post(request: &Request, port: u16, token: &str) -> Option<&'static str> {
+    let own_origin = request.origin.as_ref().is_some_and(|origin| {
+        ours(port)
+            .iter()
+            .any(|host| *origin == format!("http://{host}"))
+    });
+    if !own_origin {
+        return Some("403 Forbidden");
+    }
+    if request.token.as_deref() != Some(token) {
+        return Some("403 Forbidden");
+    }
+    if !request
+        .content_type
+        .as_ref()
+        .is_some_and(|t| t.starts_with("application/json"))
+    {
+        return Some("415 Unsupported Media Type");
+    }
+    match request.content_length {
+        Some(n) if n <= MAX_BODY => None,
+        Some(_) => Some("413 Content Too Large"),
+        None => Some("411 Length Required"),
     }
 }
 
@@ -247,35 +349,24 @@ fn stream_events(stream: &mut TcpStream, preview: &Preview) -> std::io::Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+
+    fn path_of(head: &str) -> Result<String, &'static str> {
+        read_head(&mut head.as_bytes(), 7860).map(|r| r.path)
+    }
 
     #[test]
-    fn reads_the_path_of_a_get_and_refuses_other_requests() {
+    fn reads_the_path_of_a_request_and_refuses_other_methods() {
         let get = "GET /image/3/1?x=1 HTTP/1.1\r\nHost: 127.0.0.1:7860\r\nAccept: */*\r\n\r\n";
-        assert_eq!(
-            request_path(&mut get.as_bytes(), 7860),
-            Ok("/image/3/1".into())
-        );
+        assert_eq!(path_of(get), Ok("/image/3/1".into()));
         for host in ["localhost:7860", "[::1]:7860", "LOCALHOST:7860"] {
             let get = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
-            assert_eq!(
-                request_path(&mut get.as_bytes(), 7860),
-                Ok("/".into()),
-                "{host}"
-            );
+            assert_eq!(path_of(&get), Ok("/".into()), "{host}");
         }
-        let post = "POST / HTTP/1.1\r\nHost: 127.0.0.1:7860\r\nContent-Length: 0\r\n\r\n";
-        assert_eq!(
-            request_path(&mut post.as_bytes(), 7860),
-            Err("405 Method Not Allowed")
-        );
-        assert_eq!(
-            request_path(&mut "\r\n".as_bytes(), 7860),
-            Err("400 Bad Request")
-        );
-        assert_eq!(
-            request_path(&mut "".as_bytes(), 7860),
-            Err("400 Bad Request")
-        );
+        let put = "PUT / HTTP/1.1\r\nHost: 127.0.0.1:7860\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(path_of(put), Err("405 Method Not Allowed"));
+        assert_eq!(path_of("\r\n"), Err("400 Bad Request"));
+        assert_eq!(path_of(""), Err("400 Bad Request"));
     }
 
     #[test]
@@ -287,18 +378,57 @@ mod tests {
             "",
         ] {
             let get = format!("GET /state HTTP/1.1\r\n{host}\r\n");
-            assert_eq!(
-                request_path(&mut get.as_bytes(), 7860),
-                Err("403 Forbidden"),
-                "{host:?}"
-            );
+            assert_eq!(path_of(&get), Err("403 Forbidden"), "{host:?}");
+        }
+    }
+
+    #[test]
+    fn edits_come_only_from_the_own_page_with_its_secret_and_json() {
+        let post = |headers: &str| {
+            let head = format!("POST /edit HTTP/1.1\r\nHost: 127.0.0.1:7860\r\n{headers}\r\n");
+            let request = read_head(&mut head.as_bytes(), 7860).unwrap();
+            refuse_post(&request, 7860, "s3cret")
+        };
+        let good = "Origin: http://127.0.0.1:7860\r\nX-Drape-Token: s3cret\r\n\
+                    Content-Type: application/json\r\nContent-Length: 10\r\n";
+        assert_eq!(post(good), None);
+        let cases = [
+            (
+                good.replace("http://127.0.0.1:7860", "https://evil.example"),
+                "403 Forbidden",
+            ),
+            (
+                good.replace("Origin: http://127.0.0.1:7860\r\n", ""),
+                "403 Forbidden",
+            ),
+            (good.replace("s3cret", "guess"), "403 Forbidden"),
+            (
+                good.replace("X-Drape-Token: s3cret\r\n", ""),
+                "403 Forbidden",
+            ),
+            (
+                good.replace("application/json", "text/plain"),
+                "415 Unsupported Media Type",
+            ),
+            (
+                good.replace("Content-Length: 10", "Content-Length: 99999999"),
+                "413 Content Too Large",
+            ),
+            (
+                good.replace("Content-Length: 10\r\n", ""),
+                "411 Length Required",
+            ),
+        ];
+        for (headers, status) in cases {
+            assert_eq!(post(&headers), Some(status), "{headers}");
         }
     }
 
     #[test]
     fn over_long_and_slow_requests_get_a_status_not_a_reset() {
         let preview = Arc::new(Preview::default());
-        let address = start(0, preview).unwrap();
+        let studio = Arc::new(Studio::new(Path::new("graph.ron"), None));
+        let address = start(0, preview, studio).unwrap();
         let ask = |request: &[u8]| {
             let mut stream = TcpStream::connect(address).unwrap();
             stream
@@ -342,7 +472,8 @@ mod tests {
                 identity: FileIdentity::of_path(&design),
             }];
         });
-        let address = start(0, Arc::clone(&preview)).unwrap();
+        let studio = Arc::new(Studio::new(&dir.path().join("graph.ron"), None));
+        let address = start(0, Arc::clone(&preview), studio).unwrap();
         let get = || {
             let mut stream = TcpStream::connect(address).unwrap();
             let request = format!(

@@ -1,0 +1,320 @@
+//! The studio: the preview page's controls. It describes every parameter of the watched graph a
+//! person would tune, from the registry's parameter types and the file's values, and applies the
+//! page's edits to the graph file through `drape_engine::edit` (only the value's text changes), with an
+//! undo history. The watch loop then sees an ordinary save.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use drape_engine::{ParamSpec, ParamType, ParamValue, Params, Registry};
+use serde_json::{Value, json};
+
+/// Edits the page can undo.
+const UNDO_DEPTH: usize = 50;
+
+/// Slider bounds for numbers whose allowed range is far wider than anyone slides (amounts in σ).
+const SLIDER_LIMIT: f64 = 10.0;
+
+/// The graph file the page edits, its per-process secret and the edit history.
+pub struct Studio {
+    graph: PathBuf,
+    model: Option<PathBuf>,
+    token: String,
+    registry: Registry,
+    history: Mutex<History>,
+}
+
+#[derive(Default)]
+struct History {
+    undo: Vec<String>,
+    redo: Vec<String>,
+}
+
+impl Studio {
+    /// The studio of the graph file at `graph` (with `--model` in place of its own, if given).
+    pub fn new(graph: &Path, model: Option<PathBuf>) -> Self {
+        Studio {
+            graph: graph.to_path_buf(),
+            model,
+            token: secret(),
+            registry: drape_nodes::registry(),
+            history: Mutex::default(),
+        }
+    }
+
+    /// The secret every edit request must carry (embedded in the page).
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    fn text(&self) -> Result<String, String> {
+        std::fs::read_to_string(&self.graph)
+            .map_err(|e| format!("cannot read {}: {e}", self.graph.display()))
+    }
+
+    /// Every node's tunable parameters with their current values, as the page draws them; an error
+    /// while the file is broken.
+    pub fn controls(&self) -> Value {
+        let text = match self.text() {
+            Ok(text) => text,
+            Err(e) => return json!({ "error": e }),
+        };
+        let graph = match drape_engine::parse_graph_with_model(
+            &self.graph,
+            &text,
+            &self.registry,
+            &[],
+            self.model.as_deref(),
+        ) {
+            Ok(graph) => graph,
+            Err(problems) => return json!({ "error": problems.to_string() }),
+        };
+        let directions = graph
+            .model
+            .as_deref()
+            .and_then(|dir| drape_directions::direction_names(dir).ok())
+            .unwrap_or_default();
+        let nodes: Vec<Value> = graph
+            .nodes
+            .iter()
+            .map(|node| {
+                let params: Vec<Value> = node
+                    .op
+                    .params()
+                    .iter()
+                    .filter_map(|spec| {
+                        let target = format!("{}.{}", node.id, spec.name);
+                        let written = node
+                            .param_spans
+                            .iter()
+                            .find(|(name, _)| *name == spec.name)
+                            .map(|(_, (start, end))| text[*start..*end].to_string());
+                        control(spec, node.params.get(spec.name), written, &target, &directions)
+                    })
+                    .collect();
+                json!({ "id": node.id, "type": drape_engine::graph_name(node.op.name()), "params": params })
+            })
+            .collect();
+        let history = self.history();
+        json!({
+            "nodes": nodes,
+            "undo": history.undo.len(),
+            "redo": history.redo.len(),
+        })
+    }
+
+    fn history(&self) -> std::sync::MutexGuard<'_, History> {
+        self.history
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Sets `target` (`node.param`, `node.param[2].field`) to `value` (RON text) in the graph file;
+    /// refuses an edit that would break the graph, and writes nothing then.
+    pub fn edit(&self, target: &str, value: &str) -> Result<(), String> {
+        let o: drape_engine::Override = format!("{target}={value}").parse()?;
+        let before = self.text()?;
+        let after = drape_engine::edit::set_value(&before, &o.node, &o.param, &o.path, &o.value)?;
+        if after == before {
+            return Ok(());
+        }
+        self.check(&after)?;
+        self.write(&after)?;
+        let mut history = self.history();
+        history.undo.push(before);
+        if history.undo.len() > UNDO_DEPTH {
+            history.undo.remove(0);
+        }
+        history.redo.clear();
+        Ok(())
+    }
+
+    /// Puts back the file's text before the last edit (`back`), or the one undone last.
+    pub fn step(&self, back: bool) -> Result<(), String> {
+        let now = self.text()?;
+        let mut history = self.history();
+        let History { undo, redo } = &mut *history;
+        let (from, to) = if back { (undo, redo) } else { (redo, undo) };
+        let Some(text) = from.pop() else {
+            return Err(format!("nothing to {}", if back { "undo" } else { "redo" }));
+        };
+        self.write(&text)?;
+        to.push(now);
+        Ok(())
+    }
+
+    fn check(&self, text: &str) -> Result<(), String> {
+        drape_engine::parse_graph_with_model(
+            &self.graph,
+            text,
+            &self.registry,
+            &[],
+            self.model.as_deref(),
+        )
+        .map(drop)
+        .map_err(|problems| problems.to_string())
+    }
+
+    fn write(&self, text: &str) -> Result<(), String> {
+        drape_engine::write_atomically(&self.graph, |out| {
+            std::io::Write::write_all(out, text.as_bytes())
+        })
+        .map_err(|e| format!("cannot write {}: {e}", self.graph.display()))
+    }
+}
+
+/// The page's control for parameter `spec` of value `value`, as written in the file (`written`), or
+/// `None` for what the page does not edit (paths, inputs).
+fn control(
+    spec: &ParamSpec,
+    value: Option<&ParamValue>,
+    written: Option<String>,
+    target: &str,
+    directions: &[String],
+) -> Option<Value> {
+    let base = json!({ "name": spec.name, "target": target, "doc": spec.doc, "written": written.is_some() });
+    let kind = match (&spec.ty, value) {
+        (ParamType::Float { min, max }, value) => {
+            let (lo, hi) = (min.max(-SLIDER_LIMIT), max.min(SLIDER_LIMIT));
+            let step = if hi - lo <= 4.0 { 0.01 } else { 0.1 };
+            json!({ "kind": "number", "min": lo, "max": hi, "step": step,
+                    "value": value.map(ParamValue::to_string) })
+        }
+        (ParamType::Int { min, max }, value) => json!({ "kind": "integer", "min": min, "max": max,
+            "value": value.map(ParamValue::to_string) }),
+        (ParamType::Bool, value) => {
+            json!({ "kind": "bool", "value": matches!(value, Some(ParamValue::Bool(true))) })
+        }
+        (ParamType::Choice(options), value) => json!({ "kind": "choice", "options": options,
+            "value": value.map(ParamValue::to_string) }),
+        (ParamType::Seeds, _) => json!({ "kind": "seeds", "value": written }),
+        (ParamType::Text, value) if spec.name == "direction" && !directions.is_empty() => {
+            json!({ "kind": "choice", "options": directions, "quoted": true,
+                    "value": value.map(ParamValue::to_string) })
+        }
+        (ParamType::Text, value) => json!({ "kind": "text",
+            "value": value.map(ParamValue::to_string) }),
+        (ParamType::List(ParamType::Record(fields)), Some(ParamValue::List(entries))) => {
+            let rows: Vec<Value> = entries
+                .iter()
+                .enumerate()
+                .map(|(i, entry)| {
+                    let record = match entry {
+                        ParamValue::Record(r) => r.clone(),
+                        _ => Params::default(),
+                    };
+                    let cells: Vec<Value> = fields
+                        .iter()
+                        .filter_map(|field| {
+                            let target = format!("{target}[{i}].{}", field.name);
+                            let value = record.get(field.name);
+                            let written = value.map(|v| ron_text(&field.ty, v));
+                            control(field, value, written, &target, directions)
+                        })
+                        .collect();
+                    Value::Array(cells)
+                })
+                .collect();
+            json!({ "kind": "records", "rows": rows })
+        }
+        (ParamType::Path, _) => return None,
+        (_, _) => json!({ "kind": "ron", "value": written }),
+    };
+    let mut merged = base;
+    if let (Some(merged), Value::Object(kind)) = (merged.as_object_mut(), kind) {
+        merged.extend(kind);
+    }
+    Some(merged)
+}
+
+/// A value as RON text (strings quoted).
+fn ron_text(ty: &ParamType, value: &ParamValue) -> String {
+    match (ty, value) {
+        (_, ParamValue::Text(t)) => format!("{t:?}"),
+        _ => value.to_string(),
+    }
+}
+
+/// 128 random bits as hex, from the system's random source.
+fn secret() -> String {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    let filled = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    if filled.is_err() {
+        // No /dev/urandom: the standard library's randomly keyed hasher, twice.
+        use std::hash::{BuildHasher, RandomState};
+        let a = RandomState::new().hash_one(std::process::id());
+        let b = RandomState::new().hash_one(std::time::SystemTime::now());
+        bytes[..8].copy_from_slice(&a.to_le_bytes());
+        bytes[8..].copy_from_slice(&b.to_le_bytes());
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The JSON of an edit request: `{"target": "w.truncation", "value": "0.5"}`.
+pub fn parse_edit(body: &[u8]) -> Result<(String, String), String> {
+    let request: Value =
+        serde_json::from_slice(body).map_err(|e| format!("not an edit request: {e}"))?;
+    let field = |name: &str| {
+        request
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| format!("the edit request has no text `{name}`"))
+    };
+    Ok((field("target")?, field("value")?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edits_change_only_the_value_and_undo_restores_the_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = dir.path().join("model");
+        std::fs::create_dir_all(&model).unwrap();
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/rect-32px/generator.safetensors"),
+            model.join("generator.safetensors"),
+        )
+        .unwrap();
+        let graph = dir.path().join("g.ron");
+        let text = "// mine\nGraph(\n    version: 1,\n    model: \"model\",\n    nodes: {\n        \"z\": SampleLatent(seeds: [1, 2]),\n        \"w\": Map(z: \"z\", truncation: 0.7),   // keep\n        \"i\": Synthesize(w: \"w\"),\n        \"s\": Save(images: \"i\", path: \"out/{seed}.png\"),\n    },\n)\n";
+        std::fs::write(&graph, text).unwrap();
+        let studio = Studio::new(&graph, None);
+        assert_eq!(studio.token().len(), 32);
+
+        studio.edit("w.truncation", "0.5").unwrap();
+        let edited = std::fs::read_to_string(&graph).unwrap();
+        assert_eq!(edited, text.replace("truncation: 0.7", "truncation: 0.5"));
+        studio.edit("i.noise", "\"none\"").unwrap();
+        assert!(
+            std::fs::read_to_string(&graph)
+                .unwrap()
+                .contains("Synthesize(w: \"w\", noise: \"none\")")
+        );
+
+        let refused = studio.edit("w.truncation", "7").unwrap_err();
+        assert!(refused.contains("out of range"), "{refused}");
+        assert!(studio.edit("w.psi", "1").is_err());
+
+        let controls = studio.controls();
+        assert_eq!(controls["undo"], 2);
+        let w = &controls["nodes"][1];
+        assert_eq!(w["params"][0]["name"], "truncation");
+        assert_eq!(w["params"][0]["value"], "0.5");
+
+        studio.step(true).unwrap();
+        studio.step(true).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&graph).unwrap(),
+            text,
+            "undo restores the bytes"
+        );
+        assert!(studio.step(true).is_err());
+        studio.step(false).unwrap();
+        assert_eq!(std::fs::read_to_string(&graph).unwrap(), edited);
+    }
+}
