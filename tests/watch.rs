@@ -168,6 +168,41 @@ fn the_page_edits_the_graph_and_nobody_else_can() {
     );
     let line = watch.next_run();
     assert!(line.starts_with("run 2: ran w"), "{line}");
+
+    // Keep a design, and open another as a graph of its own.
+    let request = |path: &str, body: &str| {
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{{port}}\r\nOrigin: http://127.0.0.1:{{port}}\r\n\
+             X-Drape-Token: {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let (status, body) = ask(&watch, &request("/keep", r#"{"index": 0}"#));
+    assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
+    let kept = scene.graph().parent().unwrap().join("kept");
+    assert!(
+        kept.join("design-42.png").is_file() && kept.join("sheet.png").is_file(),
+        "{body}"
+    );
+    assert_eq!(
+        std::fs::read(kept.join("design-42.png")).unwrap(),
+        scene.read_out("design-42.png"),
+        "the design with its recipe"
+    );
+    let (status, body) = ask(&watch, &request("/open", r#"{"index": 1}"#));
+    assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
+    let opened = scene.graph().with_file_name("design-123456.ron");
+    let text = std::fs::read_to_string(&opened).unwrap();
+    assert!(
+        text.starts_with("// From the recipe of design-123456.png (seed 123456"),
+        "{text}"
+    );
+    assert!(
+        text.contains("truncation: 0.5"),
+        "the graph as the design was made:\n{text}"
+    );
+    let (status, _) = ask(&watch, &request("/keep", r#"{"index": 99}"#));
+    assert_eq!(status, "HTTP/1.1 422 Unprocessable Content");
 }
 
 #[test]

@@ -10,6 +10,7 @@ mod design_png;
 mod grid;
 mod interpolate;
 mod interpolate_w;
+pub mod kept;
 pub mod latent_file;
 mod load_latents;
 mod map;

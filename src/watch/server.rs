@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::preview::{FileIdentity, Preview};
-use super::studio::{Studio, parse_edit};
+use super::studio::{Studio, parse_edit, parse_index};
 
 const PAGE: &str = include_str!("page.html");
 
@@ -121,14 +121,22 @@ fn serve(mut stream: TcpStream, preview: &Preview, studio: &Studio, port: u16) {
         if reader.read_exact(&mut body).is_err() {
             return refuse(&mut stream, "400 Bad Request");
         }
+        let design = || {
+            let index = parse_index(&body)?;
+            served_file(index, preview).ok_or_else(|| format!("there is no image {index}"))
+        };
         let result = match request.path.as_str() {
-            "/edit" => parse_edit(&body).and_then(|(target, value)| studio.edit(&target, &value)),
-            "/undo" => studio.step(true),
-            "/redo" => studio.step(false),
+            "/edit" => parse_edit(&body)
+                .and_then(|(target, value)| studio.edit(&target, &value))
+                .map(|()| String::new()),
+            "/undo" => studio.step(true).map(|()| String::new()),
+            "/redo" => studio.step(false).map(|()| String::new()),
+            "/keep" => design().and_then(|png| studio.keep(&png)),
+            "/open" => design().and_then(|png| studio.open_as_graph(&png)),
             _ => return refuse(&mut stream, "404 Not Found"),
         };
         let (status, answer) = match result {
-            Ok(()) => ("200 OK", serde_json::json!({ "ok": true })),
+            Ok(done) => ("200 OK", serde_json::json!({ "ok": true, "done": done })),
             Err(error) => (
                 "422 Unprocessable Content",
                 serde_json::json!({ "error": error }),
@@ -308,12 +316,23 @@ fn send(
     stream.flush()
 }
 
-/// `/image/RUN/INDEX`: the file of image INDEX of the current snapshot (RUN only busts caches), only
-/// while it is the very file the run wrote: a link or another file put in its place is not served.
+/// `/image/RUN/INDEX`: the file of image INDEX of the current snapshot (RUN only busts caches).
 fn image(path: &str, preview: &Preview) -> Option<Vec<u8>> {
     let mut parts = path.strip_prefix("/image/")?.split('/');
     let (_run, index) = (parts.next()?, parts.next()?.parse::<usize>().ok()?);
     let image = preview.current().images.get(index)?.clone();
+    read_recorded(&image)
+}
+
+/// The path of image `index` of the current snapshot while it is still the very file the run wrote.
+fn served_file(index: usize, preview: &Preview) -> Option<std::path::PathBuf> {
+    let image = preview.current().images.get(index)?.clone();
+    read_recorded(&image).map(|_| image.path)
+}
+
+/// The bytes of `image`, only while it is the very file the run wrote: a link or another file put in
+/// its place is not read.
+fn read_recorded(image: &super::preview::Image) -> Option<Vec<u8>> {
     let recorded = image.identity?;
     // The name must still be a regular file, and the file opened must be the one recorded.
     FileIdentity::of_path(&image.path).filter(|now| *now == recorded)?;

@@ -143,6 +143,57 @@ impl Studio {
         Ok(())
     }
 
+    /// The folder kept designs go to: `kept/` beside the graph.
+    fn kept_folder(&self) -> PathBuf {
+        self.graph.parent().unwrap_or(Path::new("")).join("kept")
+    }
+
+    /// Copies the design `png` into `kept/` and redraws its contact sheet; says where it went.
+    pub fn keep(&self, png: &Path) -> Result<String, String> {
+        let kept = drape_nodes::kept::keep(png, &self.kept_folder())?;
+        Ok(format!("kept as {}", kept.display()))
+    }
+
+    /// Writes the recipe of the design `png` (its graph, with the overrides it was made with written
+    /// into it) as a new graph file beside the watched one; says which.
+    pub fn open_as_graph(&self, png: &Path) -> Result<String, String> {
+        let embedded = drape_nodes::recipe::read(png).map_err(|e| e.to_string())?;
+        let mut text = embedded.graph;
+        for o in &embedded.recipe.overrides {
+            text = drape_engine::edit::set_value(&text, &o.node, &o.param, &o.path, &o.value)?;
+        }
+        let header = format!(
+            "// From the recipe of {} ({}).\n",
+            png.file_name().unwrap_or_default().to_string_lossy(),
+            drape_engine::printable(&embedded.design)
+        );
+        let text = header + &text;
+        let folder = self.graph.parent().unwrap_or(Path::new(""));
+        let stem = png.file_stem().unwrap_or_default().to_string_lossy();
+        let target = (1..)
+            .map(|n| match n {
+                1 => folder.join(format!("{stem}.ron")),
+                n => folder.join(format!("{stem}-{n}.ron")),
+            })
+            .find(|p| !p.exists())
+            .expect("some name is free");
+        drape_engine::parse_graph_with_model(
+            &target,
+            &text,
+            &self.registry,
+            &[],
+            self.model.as_deref(),
+        )
+        .map_err(|problems| {
+            format!("the recipe's graph does not load beside this one:\n{problems}")
+        })?;
+        drape_engine::write_atomically(&target, |out| {
+            std::io::Write::write_all(out, text.as_bytes())
+        })
+        .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
+        Ok(format!("wrote {}", target.display()))
+    }
+
     fn check(&self, text: &str) -> Result<(), String> {
         drape_engine::parse_graph_with_model(
             &self.graph,
@@ -249,6 +300,16 @@ fn secret() -> String {
         bytes[8..].copy_from_slice(&b.to_le_bytes());
     }
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The image of a keep or open request: `{"index": 2}`.
+pub fn parse_index(body: &[u8]) -> Result<usize, String> {
+    let request: Value = serde_json::from_slice(body).map_err(|e| format!("not a request: {e}"))?;
+    request
+        .get("index")
+        .and_then(Value::as_u64)
+        .and_then(|i| usize::try_from(i).ok())
+        .ok_or_else(|| "the request has no image `index`".into())
 }
 
 /// The JSON of an edit request: `{"target": "w.truncation", "value": "0.5"}`.
