@@ -78,7 +78,9 @@ enum Command {
         #[arg(short, long)]
         verbose: bool,
     },
-    /// Run a graph again on every save, with a live preview page of its outputs.
+    /// Run a graph again on every save, with a live preview page of its outputs and controls that
+    /// edit the graph (also `drape studio`).
+    #[command(alias = "studio")]
     Watch {
         /// The graph file (.ron).
         graph: PathBuf,

@@ -221,6 +221,22 @@ fn the_studio_edits_the_graph_file_at_the_values_and_undo_restores_it() {
     browser.wait_until(&run(4), WAIT);
     assert_ne!(browser.eval(FIRST_IMAGE_PIXELS), before, "another seed");
 
+    // One control for both truncations (the graph's annotation links them).
+    set_control(&mut browser, "w1.truncation,w2.truncation", "0.3");
+    let amount = amount
+        .replacen(
+            r#"z: "seed-1", truncation: 0.5"#,
+            r#"z: "seed-1", truncation: 0.3"#,
+            1,
+        )
+        .replacen(
+            r#"z: "seed-2", truncation: 0.5"#,
+            r#"z: "seed-2", truncation: 0.3"#,
+            1,
+        );
+    wait_for(&amount);
+    browser.wait_until(&run(5), WAIT);
+
     // An editor's save moves the controls; the next page edit starts from it.
     let edited = amount.replacen("structure: 0.5", "structure: 0.25", 1);
     save(&graph, &edited, SaveStyle::TempAndRename);
@@ -233,9 +249,36 @@ fn the_studio_edits_the_graph_file_at_the_values_and_undo_restores_it() {
     wait_for(&both);
 
     // Undo puts the bytes back exactly.
-    browser.wait_until(&run(6), WAIT);
+    browser.wait_until(&run(7), WAIT);
     browser.eval("document.getElementById('undo').click()");
     wait_for(&edited);
+}
+
+#[test]
+#[ignore = "writes docs/studio.png: cargo test --test watch_browser -- --ignored capture"]
+fn capture_the_studio_for_the_docs() {
+    let Some(mut browser) = start_browser() else {
+        return;
+    };
+    let (_dir, graph) = clothinggan_project();
+    let text = std::fs::read_to_string(&graph)
+        .expect("graph")
+        .replacen("seeds: [0]", "seeds: [6]", 1)
+        .replacen("structure: 0.5", "structure: 0.3", 1);
+    std::fs::write(&graph, text).expect("graph");
+    let mut watch = Watch::start(&graph, &["--backend", "cpu"]);
+    watch.next_run();
+    browser.open(&watch.url);
+    browser.wait_until(
+        &format!(
+            "({}) && document.body.dataset.controlsRun === '1'",
+            shows_run(1)
+        ),
+        WAIT,
+    );
+    browser.eval("document.querySelector('#images img').style.width = '384px'");
+    let png = browser.screenshot(1100, 900);
+    std::fs::write(root().join("docs/studio.png"), png).expect("write the screenshot");
 }
 
 #[test]

@@ -23,6 +23,8 @@ pub struct Graph {
     pub model: Option<PathBuf>,
     /// Nodes in file order.
     pub nodes: Vec<GraphNode>,
+    /// What the studio page shows, from the file's `controls` (empty: every tunable parameter).
+    pub controls: Vec<crate::controls::ControlHint>,
 }
 
 /// One node of a validated graph.

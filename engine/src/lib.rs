@@ -8,6 +8,7 @@
 
 pub mod atomic;
 pub mod budget;
+pub mod controls;
 pub mod diagnostic;
 pub mod edit;
 pub mod exec;

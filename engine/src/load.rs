@@ -296,13 +296,15 @@ impl<'a> Loader<'a> {
         let mut version = None;
         let mut model = None;
         let mut nodes_expr = None;
+        let mut controls_expr = None;
         for field in fields {
             match field.name.name.as_ref() {
                 "version" => version = Some(&field.value),
                 "model" => model = Some(&field.value),
                 "nodes" => nodes_expr = Some(&field.value),
+                "controls" => controls_expr = Some(&field.value),
                 other => {
-                    let hint = did_you_mean(other, ["version", "model", "nodes"])
+                    let hint = did_you_mean(other, ["version", "model", "nodes", "controls"])
                         .map(|s| format!("did you mean `{s}`? "))
                         .unwrap_or_default();
                     self.error(
@@ -310,7 +312,7 @@ impl<'a> Loader<'a> {
                         format!("unknown graph field `{other}`"),
                     )
                     .help = Some(format!(
-                        "{hint}a graph has the fields version, model and nodes"
+                        "{hint}a graph has the fields version, model, nodes and controls"
                     ));
                 }
             }
@@ -446,12 +448,27 @@ impl<'a> Loader<'a> {
         if self.problems.is_empty() {
             self.check_estimates(&nodes, &pending, model.as_deref());
         }
+        let controls = match controls_expr.map(|e| crate::controls::read(e, &nodes)) {
+            Some(Ok(controls)) => controls,
+            Some(Err(problems)) => {
+                for (at, message) in problems {
+                    self.error(at, message).help = Some(
+                        "controls name \"node.param\" (or \"node.param.field\" of a list of records) \
+                         with () or (min: …, max: …, step: …); see docs/watch.md"
+                            .into(),
+                    );
+                }
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
         Some(Graph {
             path: self.path.to_path_buf(),
             source: Arc::from(self.source),
             overrides: self.overrides.to_vec(),
             model,
             nodes,
+            controls,
         })
     }
 

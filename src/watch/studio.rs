@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use drape_engine::controls::ControlHint;
 use drape_engine::{ParamSpec, ParamType, ParamValue, Params, Registry};
 use serde_json::{Value, json};
 
@@ -74,27 +75,58 @@ impl Studio {
             .as_deref()
             .and_then(|dir| drape_directions::direction_names(dir).ok())
             .unwrap_or_default();
-        let nodes: Vec<Value> = graph
-            .nodes
-            .iter()
-            .map(|node| {
-                let params: Vec<Value> = node
-                    .op
-                    .params()
+        // Every tunable parameter, or what the graph's `controls` annotation lists, in its order.
+        let shown: Vec<(&drape_engine::GraphNode, &ParamSpec, Option<&ControlHint>)> =
+            if graph.controls.is_empty() {
+                graph
+                    .nodes
                     .iter()
-                    .filter_map(|spec| {
-                        let target = format!("{}.{}", node.id, spec.name);
-                        let written = node
-                            .param_spans
-                            .iter()
-                            .find(|(name, _)| *name == spec.name)
-                            .map(|(_, (start, end))| text[*start..*end].to_string());
-                        control(spec, node.params.get(spec.name), written, &target, &directions)
+                    .flat_map(|node| node.op.params().iter().map(move |spec| (node, spec, None)))
+                    .collect()
+            } else {
+                graph
+                    .controls
+                    .iter()
+                    .filter_map(|hint| {
+                        let node = &graph.nodes[graph.index_of(&hint.node)?];
+                        let spec = node.op.params().iter().find(|p| p.name == hint.param)?;
+                        Some((node, spec, Some(hint)))
                     })
+                    .collect()
+            };
+        let mut nodes: Vec<Value> = Vec::new();
+        for (node, spec, hint) in shown {
+            let mut target = format!("{}.{}", node.id, spec.name);
+            for linked in hint.iter().flat_map(|h| &h.linked) {
+                target = format!("{target},{linked}");
+            }
+            let written = node
+                .param_spans
+                .iter()
+                .find(|(name, _)| *name == spec.name)
+                .map(|(_, (start, end))| text[*start..*end].to_string());
+            let value = node.params.get(spec.name);
+            let Some(mut control) = control(spec, value, written, &target, &directions, hint)
+            else {
+                continue;
+            };
+            if let Some(hint) = hint.filter(|h| !h.linked.is_empty()) {
+                let others: Vec<&str> = hint
+                    .linked
+                    .iter()
+                    .map(|t| t.split('.').next().unwrap_or(t))
                     .collect();
-                json!({ "id": node.id, "type": drape_engine::graph_name(node.op.name()), "params": params })
-            })
-            .collect();
+                control["name"] = json!(format!("{} (also {})", spec.name, others.join(", ")));
+            }
+            let same_node = nodes.last().is_some_and(|n| n["id"] == node.id.as_str());
+            if !same_node {
+                let kind = drape_engine::graph_name(node.op.name());
+                nodes.push(json!({ "id": node.id, "type": kind, "params": [] }));
+            }
+            if let Some(Value::Array(params)) = nodes.last_mut().map(|n| &mut n["params"]) {
+                params.push(control);
+            }
+        }
         let history = self.history();
         json!({
             "nodes": nodes,
@@ -109,12 +141,16 @@ impl Studio {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Sets `target` (`node.param`, `node.param[2].field`) to `value` (RON text) in the graph file;
-    /// refuses an edit that would break the graph, and writes nothing then.
+    /// Sets `target` (`node.param`, `node.param[2].field`, or several joined by commas: a linked
+    /// control) to `value` (RON text) in the graph file, as one step of the history; refuses an edit
+    /// that would break the graph, and writes nothing then.
     pub fn edit(&self, target: &str, value: &str) -> Result<(), String> {
-        let o: drape_engine::Override = format!("{target}={value}").parse()?;
         let before = self.text()?;
-        let after = drape_engine::edit::set_value(&before, &o.node, &o.param, &o.path, &o.value)?;
+        let mut after = before.clone();
+        for one in target.split(',') {
+            let o: drape_engine::Override = format!("{}={value}", one.trim()).parse()?;
+            after = drape_engine::edit::set_value(&after, &o.node, &o.param, &o.path, &o.value)?;
+        }
         if after == before {
             return Ok(());
         }
@@ -222,17 +258,24 @@ fn control(
     written: Option<String>,
     target: &str,
     directions: &[String],
+    hint: Option<&ControlHint>,
 ) -> Option<Value> {
     let base = json!({ "name": spec.name, "target": target, "doc": spec.doc, "written": written.is_some() });
+    // The annotation's range, for the parameter itself (a field's range applies inside its records).
+    let range = hint.filter(|h| h.field.is_none()).and_then(|h| h.range);
     let kind = match (&spec.ty, value) {
         (ParamType::Float { min, max }, value) => {
             let (lo, hi) = (min.max(-SLIDER_LIMIT), max.min(SLIDER_LIMIT));
             let step = if hi - lo <= 4.0 { 0.01 } else { 0.1 };
+            let (lo, hi, step) = range.unwrap_or((lo, hi, step));
             json!({ "kind": "number", "min": lo, "max": hi, "step": step,
                     "value": value.map(ParamValue::to_string) })
         }
-        (ParamType::Int { min, max }, value) => json!({ "kind": "integer", "min": min, "max": max,
-            "value": value.map(ParamValue::to_string) }),
+        (ParamType::Int { min, max }, value) => {
+            let (lo, hi) = range.map_or((*min as f64, *max as f64), |(lo, hi, _)| (lo, hi));
+            json!({ "kind": "integer", "min": lo, "max": hi,
+                    "value": value.map(ParamValue::to_string) })
+        }
         (ParamType::Bool, value) => {
             json!({ "kind": "bool", "value": matches!(value, Some(ParamValue::Bool(true))) })
         }
@@ -254,13 +297,28 @@ fn control(
                         ParamValue::Record(r) => r.clone(),
                         _ => Params::default(),
                     };
+                    let only = hint.and_then(|h| h.field.as_deref());
+                    // Each row says which edit it is: its direction, component or place.
+                    let label = match (record.get("direction"), record.get("component")) {
+                        (Some(direction), _) => direction.to_string(),
+                        (None, Some(component)) => format!("c{component}"),
+                        (None, None) => format!("[{i}]"),
+                    };
                     let cells: Vec<Value> = fields
                         .iter()
+                        .filter(|field| only.is_none_or(|name| name == field.name))
                         .filter_map(|field| {
                             let target = format!("{target}[{i}].{}", field.name);
                             let value = record.get(field.name);
                             let written = value.map(|v| ron_text(&field.ty, v));
-                            control(field, value, written, &target, directions)
+                            let hint = hint.map(|h| ControlHint {
+                                field: None,
+                                ..h.clone()
+                            });
+                            let mut cell =
+                                control(field, value, written, &target, directions, hint.as_ref())?;
+                            cell["name"] = json!(format!("{label} {}", field.name));
+                            Some(cell)
                         })
                         .collect();
                     Value::Array(cells)

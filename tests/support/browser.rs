@@ -99,6 +99,16 @@ impl Browser {
         result["result"]["value"].clone()
     }
 
+    /// A PNG of the page in a `width` × `height` window.
+    pub fn screenshot(&mut self, width: u32, height: u32) -> Vec<u8> {
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false }),
+        );
+        let shot = self.call("Page.captureScreenshot", json!({ "format": "png" }));
+        base64(shot["data"].as_str().expect("screenshot data"))
+    }
+
     /// Evaluates `expression` until it is truthy; fails after `timeout`.
     pub fn wait_until(&mut self, expression: &str, timeout: Duration) -> Value {
         let deadline = Instant::now() + timeout;
@@ -170,4 +180,28 @@ fn devtools_endpoint(profile: &Path) -> String {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Standard base64 (as the DevTools protocol sends binary data) to bytes.
+fn base64(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => panic!("not base64: {c}"),
+    };
+    let digits: Vec<u8> = text.bytes().filter(|&c| c != b'=').map(value).collect();
+    digits
+        .chunks(4)
+        .flat_map(|group| {
+            let bits = group
+                .iter()
+                .enumerate()
+                .fold(0u32, |acc, (i, &d)| acc | (u32::from(d) << (18 - 6 * i)));
+            let bytes = bits.to_be_bytes();
+            bytes[1..group.len()].to_vec()
+        })
+        .collect()
 }
