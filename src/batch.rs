@@ -169,7 +169,7 @@ pub fn check(files: &[PathBuf], out: Option<&Path>) -> anyhow::Result<ExitCode> 
             .map(|(mut entry, from)| {
                 for file in &mut entry.files {
                     let at = folder_of(&from).join(&file.path);
-                    file.path = relative_to(&at, &out_folder);
+                    file.path = manifest::relative(&at, &out_folder);
                 }
                 entry
             })
@@ -179,16 +179,6 @@ pub fn check(files: &[PathBuf], out: Option<&Path>) -> anyhow::Result<ExitCode> 
         println!("wrote {}", out.display());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `path` relative to `folder` when inside it, else absolute.
-fn relative_to(path: &Path, folder: &Path) -> String {
-    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let (path, folder) = (absolute(path), absolute(folder));
-    path.strip_prefix(&folder)
-        .unwrap_or(&path)
-        .to_string_lossy()
-        .into_owned()
 }
 
 /// `0..=3, 7, 9..=12` for sorted numbers.

@@ -104,7 +104,7 @@ impl Entry {
 }
 
 /// `path` relative to `folder` when it lies inside it, else as an absolute path.
-fn relative(path: &Path, folder: &Path) -> String {
+pub fn relative(path: &Path, folder: &Path) -> String {
     let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     let (path, folder) = (absolute(path), absolute(folder));
     path.strip_prefix(&folder)
