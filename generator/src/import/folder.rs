@@ -114,8 +114,8 @@ pub fn model_card(
     let _ = writeln!(s, "# {name}\n");
     let _ = writeln!(
         s,
-        "A StyleGAN2 generator converted by `drape import` from a {upstream} file. The weights are \
-         the source's: its licence, training data and intended use apply.\n"
+        "A StyleGAN2 generator converted by `drape import` from a file written by {upstream}. The \
+         weights are the source's: its licence, training data and intended use apply.\n"
     );
     let _ = writeln!(s, "## Source\n\n| | |\n| --- | --- |");
     let _ = writeln!(s, "| file | `{}` |", source.file_name);
