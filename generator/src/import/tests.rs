@@ -336,3 +336,57 @@ fn hostile_nesting_is_dropped_without_overflowing_the_stack() {
     let err = import_bytes(Path::new("deep.pkl"), &p.end(), None).unwrap_err();
     assert!(matches!(err, ImportError::Unsupported { .. }), "{err}");
 }
+
+/// ClothingGAN's lookbook network in shape (512 px, z/w 512, 8 mapping layers, 16 ws, rosinality
+/// channel multiplier 2) with random weights: imported from a legacy checkpoint and rendered on the
+/// native CPU backend. Slow (a 120 MB file); run with `--ignored --nocapture` to see the timings.
+#[test]
+#[ignore = "writes and imports a 120 MB checkpoint; run by hand for the timings"]
+fn a_lookbook_shaped_network_imports_and_renders() {
+    use crate::backend::Backend;
+    use std::time::Instant;
+    let config = ModelConfig::new(512, 512, 512, 8, 32768, 512, None).unwrap();
+    assert_eq!(config.num_ws, 16);
+    let model = Model::random(
+        config,
+        RandomWeights {
+            seed: 5,
+            spread: 0.3,
+        },
+    );
+    let bytes = legacy_file(&rosinality_entries(&model));
+    let start = Instant::now();
+    let imported = import_bytes(Path::new("lookbook.pt"), &bytes, None).unwrap();
+    println!(
+        "import of a {} MB legacy checkpoint: {:.2} s",
+        bytes.len() >> 20,
+        start.elapsed().as_secs_f64()
+    );
+    assert_same(&imported.model, &model);
+    let c = imported.model.config();
+    assert_eq!(
+        (c.channel_base, c.channel_max, c.channel_table.as_ref()),
+        (32768, 512, None)
+    );
+    let cpu = crate::native::NativeCpu::new(
+        std::sync::Arc::new(imported.model),
+        &crate::native::CpuOptions::default(),
+    )
+    .unwrap();
+    let z = crate::seeds::z_from_seed(1, 512);
+    let ws = cpu
+        .map(&z, 1, &crate::Truncation::toward_zero(0.7))
+        .unwrap();
+    cpu.synthesize(&ws, 1, &crate::NoiseMode::Const).unwrap();
+    let start = Instant::now();
+    let runs = 3;
+    for _ in 0..runs {
+        let img = cpu.synthesize(&ws, 1, &crate::NoiseMode::Const).unwrap();
+        assert!(img.iter().all(|v| v.is_finite()));
+    }
+    println!(
+        "512 px synthesis on the native CPU backend ({} threads): {:.2} s per image",
+        cpu.threads(),
+        start.elapsed().as_secs_f64() / runs as f64
+    );
+}
