@@ -57,8 +57,11 @@ fn array(
 }
 
 /// Reorders an array stored in Fortran (column-major) order to C (row-major) order, as
-/// scikit-learn's PCA leaves GANSpace's `lat_comp`. `data` holds exactly the shape's elements.
-fn fortran_to_c(data: &[f32], shape: &[usize]) -> Vec<f32> {
+/// scikit-learn's PCA leaves GANSpace's `lat_comp`. `data` must hold exactly the shape's elements.
+///
+/// # Panics
+/// When `data` is shorter than the shape says.
+pub fn fortran_to_c(data: &[f32], shape: &[usize]) -> Vec<f32> {
     // Fortran strides: the first axis varies fastest.
     let mut strides = vec![1usize; shape.len()];
     for d in 1..shape.len() {
