@@ -6,6 +6,7 @@ mod batch;
 mod bench;
 mod catalogue;
 mod directions;
+mod import;
 mod progress;
 mod rerun;
 mod run;
@@ -136,6 +137,26 @@ enum Command {
         #[command(subcommand)]
         command: directions::Command,
     },
+    /// Import a StyleGAN2 generator from a stylegan2-ada-pytorch network pickle or a rosinality
+    /// checkpoint (.pt, zip or legacy torch format) into a drape model folder.
+    ///
+    /// The file is read without Python and nothing in it is executed: only torch tensors,
+    /// OrderedDicts and stylegan2-ada persistence objects are understood, anything else is refused.
+    /// The folder gets generator.safetensors and a MODEL.md card naming the source file and its
+    /// sha256; it is written whole or not at all.
+    Import {
+        /// The checkpoint (.pkl or .pt).
+        file: PathBuf,
+        /// The model folder to create (must not exist, or be empty).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Which network of a stylegan2-ada pickle to take.
+        #[arg(long, value_parser = ["G", "G_ema"], default_value = "G_ema")]
+        network: String,
+        /// Store the weights as float16 (half the size; computed in float32 as always).
+        #[arg(long)]
+        f16: bool,
+    },
     /// Measure generator speed: images/s and GFLOP/s per batch size.
     Bench {
         /// A model folder to time (default: models/clothing when it exists).
@@ -237,6 +258,12 @@ fn main() -> ExitCode {
         Command::Nodes { name, markdown } => catalogue::show(name.as_deref(), markdown),
         Command::Adapters => bench::adapters(),
         Command::Directions { command } => directions::run(command),
+        Command::Import {
+            file,
+            out,
+            network,
+            f16,
+        } => import::import(&file, &out, &network, f16),
         Command::Bench {
             model,
             batch,

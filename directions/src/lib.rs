@@ -24,7 +24,7 @@ pub use edit::{Convention, Edit, apply_edits};
 pub use error::DirectionsError;
 pub use layers::{LayerRange, parse_layers};
 pub use named::{NAMED_FILE, NamedDirection, NamedDirections, Source, Unit};
-pub use npz::import_npz;
+pub use npz::{fortran_to_c, import_npz};
 pub use pca::{Covariance, Pca};
 pub use set::{
     DirectionSet, Resolved, Target, check_names, direction_names, fingerprint, format_amount,

@@ -24,9 +24,7 @@ fn array(
             ))
         })?;
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
-    if npy.order() != npyz::Order::C {
-        return Err(invalid(format!("`{name}` is stored in Fortran order")));
-    }
+    let fortran = npy.order() == npyz::Order::Fortran;
     let descr = npy.dtype().descr();
     let read_err = |e: std::io::Error| invalid(format!("cannot read `{name}`: {e}"));
     let data = match descr.as_str() {
@@ -43,7 +41,51 @@ fn array(
             )));
         }
     };
+    if data.len() != shape.iter().product::<usize>() {
+        return Err(invalid(format!(
+            "`{name}` holds {} values, not the {} its shape {shape:?} needs",
+            data.len(),
+            shape.iter().product::<usize>()
+        )));
+    }
+    let data = if fortran {
+        fortran_to_c(&data, &shape)
+    } else {
+        data
+    };
     Ok((shape, data))
+}
+
+/// Reorders an array stored in Fortran (column-major) order to C (row-major) order, as
+/// scikit-learn's PCA leaves GANSpace's `lat_comp`. `data` must hold exactly the shape's elements.
+///
+/// # Panics
+/// When `data` is shorter than the shape says.
+pub fn fortran_to_c(data: &[f32], shape: &[usize]) -> Vec<f32> {
+    // Fortran strides: the first axis varies fastest.
+    let mut strides = vec![1usize; shape.len()];
+    for d in 1..shape.len() {
+        strides[d] = strides[d - 1] * shape[d - 1];
+    }
+    let mut index = vec![0usize; shape.len()];
+    let mut out = Vec::with_capacity(data.len());
+    for _ in 0..data.len() {
+        out.push(
+            data[index
+                .iter()
+                .zip(&strides)
+                .map(|(i, s)| i * s)
+                .sum::<usize>()],
+        );
+        for d in (0..shape.len()).rev() {
+            index[d] += 1;
+            if index[d] < shape[d] {
+                break;
+            }
+            index[d] = 0;
+        }
+    }
+    out
 }
 
 /// The number of samples from a GANSpace file name's `_n300000` tag, if it has one.
@@ -123,5 +165,56 @@ mod tests {
             Some(300_000)
         );
         assert_eq!(samples_from_name("directions.npz"), None);
+    }
+
+    /// A GANSpace-like file with `lat_comp` [k, 1, w_dim] stored in `order`.
+    fn write_ganspace(path: &Path, order: npyz::Order, comp: &[f32], k: usize, w_dim: usize) {
+        use npyz::WriterBuilder;
+        let mut npz = npyz::npz::NpzWriter::create(path).unwrap();
+        let options = npyz::zip::write::FileOptions::default();
+        let stored: Vec<f32> = match order {
+            npyz::Order::C => comp.to_vec(),
+            // Column-major: the first axis varies fastest.
+            npyz::Order::Fortran => (0..w_dim)
+                .flat_map(|j| (0..k).map(move |i| comp[i * w_dim + j]))
+                .collect(),
+        };
+        let arrays: [(&str, Vec<u64>, Vec<f32>, npyz::Order); 4] = [
+            ("lat_comp", vec![k as u64, 1, w_dim as u64], stored, order),
+            (
+                "lat_mean",
+                vec![1, w_dim as u64],
+                vec![0.5; w_dim],
+                npyz::Order::C,
+            ),
+            ("lat_stdev", vec![k as u64], vec![2.0; k], npyz::Order::C),
+            ("var_ratio", vec![k as u64], vec![0.1; k], npyz::Order::C),
+        ];
+        for (name, shape, data, order) in arrays {
+            let mut writer = npz
+                .array::<f32>(name, options)
+                .unwrap()
+                .default_dtype()
+                .shape(&shape)
+                .order(order)
+                .begin_nd()
+                .unwrap();
+            writer.extend(data).unwrap();
+            writer.finish().unwrap();
+        }
+    }
+
+    #[test]
+    fn fortran_ordered_components_read_like_c_ordered_ones() {
+        let (k, w_dim) = (3, 4);
+        let comp: Vec<f32> = (0..k * w_dim).map(|i| (i as f32 * 0.7).sin()).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let (c, f) = (dir.path().join("c.npz"), dir.path().join("f.npz"));
+        write_ganspace(&c, npyz::Order::C, &comp, k, w_dim);
+        write_ganspace(&f, npyz::Order::Fortran, &comp, k, w_dim);
+        let from_c = import_npz(&c, w_dim).unwrap();
+        let from_f = import_npz(&f, w_dim).unwrap();
+        assert_eq!(from_c.vectors, from_f.vectors);
+        assert_eq!(from_c.stdev, from_f.stdev);
     }
 }

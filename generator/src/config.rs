@@ -21,6 +21,9 @@ pub struct ModelConfig {
     pub channel_base: usize,
     /// Upper bound on the channels of any block.
     pub channel_max: usize,
+    /// Explicit channels per block from 4×4 up, for networks whose widths follow no
+    /// `channel_base`/`channel_max` rule; when set it overrides them.
+    pub channel_table: Option<Vec<usize>>,
     /// Clamp applied after every conv and toRGB layer, if any.
     pub conv_clamp: Option<f32>,
     /// Optional human-readable model name.
@@ -52,6 +55,7 @@ impl ModelConfig {
             mapping_lr_multiplier: 0.01,
             channel_base,
             channel_max,
+            channel_table: None,
             conv_clamp,
             name: None,
             description: None,
@@ -94,7 +98,19 @@ impl ModelConfig {
                 return Err(format!("{field} must be at least 1"));
             }
         }
-        if self.channel_base < self.resolution {
+        if let Some(table) = &self.channel_table {
+            let blocks = self.block_resolutions().len();
+            if table.len() != blocks {
+                return Err(format!(
+                    "channels lists {} blocks, but img_resolution {} has {blocks}",
+                    table.len(),
+                    self.resolution
+                ));
+            }
+            if table.contains(&0) {
+                return Err("channels must all be at least 1".to_string());
+            }
+        } else if self.channel_base < self.resolution {
             return Err(format!(
                 "channel_base {} gives block {} no channels (it must be at least the resolution)",
                 self.channel_base, self.resolution
@@ -116,6 +132,10 @@ impl ModelConfig {
 
     /// Channels of the block at resolution `r`.
     pub fn channels(&self, r: usize) -> usize {
+        if let Some(table) = &self.channel_table {
+            let block = (r.trailing_zeros() as usize).saturating_sub(2);
+            return table.get(block).copied().unwrap_or(0);
+        }
         (self.channel_base / r).min(self.channel_max)
     }
 
@@ -145,6 +165,19 @@ mod tests {
             .map(|&r| config.channels(r))
             .collect();
         assert_eq!(ch, [512, 512, 512, 512, 256, 128, 64]);
+    }
+
+    #[test]
+    fn an_explicit_channel_table_overrides_base_and_max() {
+        let mut config = ModelConfig::new(16, 8, 8, 2, 128, 16, None).unwrap();
+        config.channel_table = Some(vec![12, 10, 6]);
+        assert!(config.validate().is_ok());
+        assert_eq!(config.channels(4), 12);
+        assert_eq!(config.channels(16), 6);
+        config.channel_table = Some(vec![12, 10]);
+        assert!(config.validate().unwrap_err().contains("3"));
+        config.channel_table = Some(vec![12, 0, 6]);
+        assert!(config.validate().is_err());
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod config;
 pub mod cpu;
 pub mod gpu;
+pub mod import;
 pub mod input;
 pub mod model;
 pub mod native;

@@ -225,10 +225,7 @@ fn checked_size(shape: &[u64], item: u64, available: u64) -> Option<usize> {
 /// entry), which its header's shape must not exceed.
 fn read_array<R: Read>(path: &Path, array: NpyFile<R>, available: u64) -> Result<Array, NodeError> {
     let shape = array.shape().to_vec();
-    if array.order() == Order::Fortran && shape.iter().filter(|&&d| d > 1).count() > 1 {
-        return Err(file_error(path, "stores its array in Fortran order")
-            .with_help("save a C-ordered array, e.g. np.save(path, np.ascontiguousarray(w))"));
-    }
+    let fortran = array.order() == Order::Fortran;
     let io = |e: std::io::Error| file_error(path, format!("cannot read its array: {e}"));
     let item = match array.dtype() {
         DType::Plain(t) => t.num_bytes().unwrap_or(0) as u64,
@@ -259,6 +256,14 @@ fn read_array<R: Read>(path: &Path, array: NpyFile<R>, available: u64) -> Result
     if data.iter().any(|v| !v.is_finite()) {
         return Err(file_error(path, "holds NaN or infinite values"));
     }
+    // Column-major arrays (numpy's `fortran_order`) are reordered to row-major; `data` holds
+    // exactly `count` values, the shape's product.
+    let data = if fortran {
+        let dims: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
+        drape_directions::fortran_to_c(&data, &dims)
+    } else {
+        data
+    };
     Ok(Array { shape, data })
 }
 
@@ -448,6 +453,31 @@ mod tests {
                 .message
                 .contains("cannot read it")
         );
+    }
+
+    #[test]
+    fn fortran_ordered_arrays_read_like_c_ordered_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let (n, d) = (2usize, 3usize);
+        let w: Vec<f32> = (0..n * d).map(|i| i as f32).collect();
+        let column_major: Vec<f32> = (0..d)
+            .flat_map(|j| (0..n).map(move |i| (i * d + j) as f32))
+            .collect();
+        let path = dir.path().join("f.npy");
+        let dict = "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }";
+        let mut header = dict.as_bytes().to_vec();
+        while !(10 + header.len() + 1).is_multiple_of(64) {
+            header.push(b' ');
+        }
+        header.push(b'\n');
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend((header.len() as u16).to_le_bytes());
+        bytes.extend(header);
+        bytes.extend(column_major.iter().flat_map(|v| v.to_le_bytes()));
+        std::fs::write(&path, bytes).unwrap();
+        let array = read(&path, None).unwrap();
+        assert_eq!(array.shape, [2, 3]);
+        assert_eq!(array.data, w);
     }
 
     /// A `.npy` of `header_shape` (float32, C order) followed by `data_bytes` bytes of data.

@@ -178,6 +178,20 @@ fn parse_config(path: &Path, meta: &HashMap<String, String>) -> Result<ModelConf
             )
         })?),
     };
+    let channel_table = match meta.get("channels") {
+        None => None,
+        Some(text) => Some(
+            text.split(',')
+                .map(|c| c.trim().parse::<usize>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| {
+                    err(
+                        "channels",
+                        format!("`{text}` is not a comma-separated list of channel counts"),
+                    )
+                })?,
+        ),
+    };
     let config = ModelConfig {
         z_dim: int("z_dim")?,
         w_dim: int("w_dim")?,
@@ -187,6 +201,7 @@ fn parse_config(path: &Path, meta: &HashMap<String, String>) -> Result<ModelConf
         mapping_lr_multiplier,
         channel_base: int("channel_base")?,
         channel_max: int("channel_max")?,
+        channel_table,
         conv_clamp,
         name: meta.get("name").cloned(),
         description: meta.get("description").cloned(),

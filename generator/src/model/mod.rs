@@ -90,6 +90,12 @@ impl Model {
         &self.config
     }
 
+    /// Sets the name and description written to the metadata.
+    pub fn set_name(&mut self, name: &str, description: &str) {
+        self.config.name = Some(name.to_string());
+        self.config.description = Some(description.to_string());
+    }
+
     /// Every layer, resolved from the config.
     pub fn network(&self) -> &Network {
         &self.network

@@ -82,6 +82,10 @@ impl Model {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
+        if let Some(table) = &c.channel_table {
+            let text: Vec<String> = table.iter().map(|c| c.to_string()).collect();
+            meta.insert("channels".to_string(), text.join(","));
+        }
         for (key, value) in [("name", &c.name), ("description", &c.description)] {
             if let Some(value) = value {
                 meta.insert(key.to_string(), value.clone());

@@ -1,0 +1,78 @@
+//! `drape import` end to end: a genuine rosinality checkpoint becomes a model folder that renders
+//! (when `../shared/fixtures` is present), and bad files give one clear error, exit 1 and leave no
+//! folder behind.
+
+mod support;
+
+use std::path::Path;
+
+use support::{drape, root, succeeded, text};
+
+#[test]
+fn an_upstream_checkpoint_imports_and_renders() {
+    let file = root().join("../shared/fixtures/upstream/rosinality-64px.legacy.pt");
+    if !file.exists() {
+        eprintln!("note: {} is absent; skipping", file.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = file.to_str().unwrap();
+    let stdout = succeeded(&drape(
+        &["import", file, "--out", "models/ros", "--f16"],
+        dir.path(),
+    ));
+    assert!(
+        stdout.contains("64 px") && stdout.contains("latent_avg"),
+        "{stdout}"
+    );
+    let card = std::fs::read_to_string(dir.path().join("models/ros/MODEL.md")).unwrap();
+    assert!(
+        card.contains("rosinality-64px.legacy.pt") && card.contains("float16"),
+        "{card}"
+    );
+    std::fs::create_dir_all(dir.path().join("graphs")).unwrap();
+    std::fs::write(
+        dir.path().join("graphs/one.ron"),
+        r#"Graph(
+    version: 1,
+    model: "../models/ros",
+    nodes: {
+        "z": SampleLatent(seeds: [1]),
+        "w": Map(z: "z", truncation: 0.7),
+        "image": Synthesize(w: "w"),
+        "save": Save(images: "image", path: "out/{seed}.png"),
+    },
+)
+"#,
+    )
+    .unwrap();
+    succeeded(&drape(
+        &["run", "graphs/one.ron", "--backend", "cpu"],
+        dir.path(),
+    ));
+    assert!(dir.path().join("graphs/out/1.png").exists());
+}
+
+fn refused(bytes: &[u8], expect: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.pt"), bytes).unwrap();
+    let out = drape(&["import", "bad.pt", "--out", "models/bad"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("bad.pt") && stderr.contains(expect),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!Path::new(&dir.path().join("models/bad")).exists());
+}
+
+#[test]
+fn bad_files_are_one_clear_error() {
+    refused(b"not a checkpoint", "neither a torch checkpoint");
+    refused(
+        b"\x80\x02cos\nsystem\nX\x02\x00\x00\x00hi\x85R.",
+        "`os.system`",
+    );
+    refused(b"PK\x03\x04 truncated", "zip");
+}
