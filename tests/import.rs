@@ -1,6 +1,6 @@
-//! `drape import` end to end: a genuine rosinality checkpoint becomes a model folder that renders
-//! (when `../shared/fixtures` is present), and bad files give one clear error, exit 1 and leave no
-//! folder behind.
+//! `drape import` end to end: the project's ADA-shaped pickle (tests/fixtures/import/) and a genuine
+//! rosinality checkpoint (when `../shared/fixtures` is present) become model folders that render, and
+//! bad files give one clear error, exit 1 and leave no folder behind.
 
 mod support;
 
@@ -51,6 +51,44 @@ fn an_upstream_checkpoint_imports_and_renders() {
         dir.path(),
     ));
     assert!(dir.path().join("graphs/out/1.png").exists());
+}
+
+#[test]
+fn the_projects_ada_shaped_pickle_imports_and_renders() {
+    let file = root().join("tests/fixtures/import/ada-shaped-32px.pkl");
+    let dir = tempfile::tempdir().unwrap();
+    let file = file.to_str().unwrap();
+    let stdout = succeeded(&drape(
+        &["import", file, "--network", "G_ema", "--out", "models/ada"],
+        dir.path(),
+    ));
+    assert!(
+        stdout.contains("32 px") && stdout.contains("G_ema.mapping.w_avg"),
+        "{stdout}"
+    );
+    let card = std::fs::read_to_string(dir.path().join("models/ada/MODEL.md")).unwrap();
+    assert!(card.contains("ada-shaped-32px.pkl"), "{card}");
+    std::fs::create_dir_all(dir.path().join("graphs")).unwrap();
+    std::fs::write(
+        dir.path().join("graphs/one.ron"),
+        r#"Graph(
+    version: 1,
+    model: "../models/ada",
+    nodes: {
+        "z": SampleLatent(seeds: [42]),
+        "w": Map(z: "z", truncation: 0.7),
+        "image": Synthesize(w: "w"),
+        "save": Save(images: "image", path: "out/{seed}.png"),
+    },
+)
+"#,
+    )
+    .unwrap();
+    succeeded(&drape(
+        &["run", "graphs/one.ron", "--backend", "cpu"],
+        dir.path(),
+    ));
+    assert!(dir.path().join("graphs/out/42.png").exists());
 }
 
 fn refused(bytes: &[u8], expect: &str) {
