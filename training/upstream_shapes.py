@@ -21,7 +21,7 @@ weights, the shapes of the files people bring:
   (truncation toward w_avg on every layer); `img_psi10`, `img_psi07` [4, 3, 32, 32] NCHW from the reference
   synthesis with const noise.
 
-Nothing here runs or copies upstream code. The files are small (about 1.1 MB together).
+Nothing here runs or copies upstream code. The files are small (about 1.2 MB together).
 """
 
 from __future__ import annotations
@@ -101,7 +101,8 @@ def _module_state(parameters: dict[str, torch.Tensor], buffers: dict[str, torch.
     """An nn.Module's `__dict__` as upstream pickles it: torch's bookkeeping fields, then the module's own."""
     state = {key: copy.copy(value) for key, value in nn.Module().__dict__.items()}
     state["training"] = False
-    state["_parameters"] = {name: nn.Parameter(t.detach().clone(), requires_grad=True) for name, t in parameters.items()}
+    state["_parameters"] = {name: nn.Parameter(t.detach().clone(), requires_grad=True)
+                            for name, t in parameters.items()}
     state["_buffers"] = {name: t.detach().clone() for name, t in buffers.items()}
     state["_modules"] = dict(modules)
     state.update(attributes)
