@@ -42,7 +42,8 @@ pub fn watch(path: &Path, overrides: &[Override], options: &Options) -> anyhow::
         );
     }
     let preview = Arc::new(Preview::default());
-    let studio = Arc::new(studio::Studio::new(path, options.model.clone()));
+    let studio =
+        Arc::new(studio::Studio::new(path, options.model.clone()).with_overrides(overrides));
     let address = server::start(options.port, Arc::clone(&preview), studio)?;
     println!("preview at http://{address}");
 

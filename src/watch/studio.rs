@@ -23,6 +23,8 @@ pub struct Studio {
     token: String,
     registry: Registry,
     history: Mutex<History>,
+    /// `--set` overrides of the watch: the controls they cover are shown but locked.
+    overrides: Vec<drape_engine::Override>,
 }
 
 #[derive(Default)]
@@ -40,7 +42,14 @@ impl Studio {
             token: secret(),
             registry: drape_nodes::registry(),
             history: Mutex::default(),
+            overrides: Vec::new(),
         }
+    }
+
+    /// This studio for a watch with `--set` overrides, which win over the file.
+    pub fn with_overrides(mut self, overrides: &[drape_engine::Override]) -> Self {
+        self.overrides = overrides.to_vec();
+        self
     }
 
     /// The secret every edit request must carry (embedded in the page).
@@ -110,6 +119,14 @@ impl Studio {
             else {
                 continue;
             };
+            let set = self
+                .overrides
+                .iter()
+                .find(|o| o.node == node.id && o.param == spec.name);
+            if let Some(o) = set {
+                // The run takes the override, not the file: moving this control would change nothing.
+                control["overridden"] = json!(format!("--set {o}"));
+            }
             if let Some(hint) = hint.filter(|h| !h.linked.is_empty()) {
                 let others: Vec<&str> = hint
                     .linked
@@ -435,5 +452,12 @@ mod tests {
         assert!(studio.step(true).is_err());
         studio.step(false).unwrap();
         assert_eq!(std::fs::read_to_string(&graph).unwrap(), edited);
+
+        // A control the watch's --set covers is shown locked, naming the override.
+        let set: drape_engine::Override = "w.truncation=0.9".parse().unwrap();
+        let locked = Studio::new(&graph, None).with_overrides(&[set]).controls();
+        let truncation = &locked["nodes"][1]["params"][0];
+        assert_eq!(truncation["overridden"], "--set w.truncation=0.9");
+        assert!(locked["nodes"][0]["params"][0].get("overridden").is_none());
     }
 }
