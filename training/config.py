@@ -27,6 +27,9 @@ class GeneratorConfig:
     channel_base: int = 16384
     channel_max: int = 512
     conv_clamp: float | None = None
+    # Explicit channels per block from 4x4 up (metadata `channels`), for imported networks whose
+    # widths follow no channel_base/channel_max rule; overrides them when set.
+    channel_table: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         log2 = math.log2(self.img_resolution)
@@ -35,6 +38,11 @@ class GeneratorConfig:
         for field in ("z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max"):
             if getattr(self, field) < 1:
                 raise ValueError(f"{field} must be positive")
+        if self.channel_table is not None and len(self.channel_table) != len(self.block_resolutions):
+            raise ValueError(
+                f"channels lists {len(self.channel_table)} blocks, but img_resolution "
+                f"{self.img_resolution} has {len(self.block_resolutions)}"
+            )
         if min(self.channels(r) for r in self.block_resolutions) < 1:
             raise ValueError("channel_base is too small: some block would have no channels")
         if self.conv_clamp is not None and self.conv_clamp <= 0:
@@ -54,7 +62,9 @@ class GeneratorConfig:
         return [2**k for k in range(2, self.resolution_log2 + 1)]
 
     def channels(self, resolution: int) -> int:
-        """C(r) = min(channel_base // r, channel_max) (docs/stylegan2.md §3)."""
+        """C(r) = min(channel_base // r, channel_max) (docs/stylegan2.md §3), or the explicit table's entry."""
+        if self.channel_table is not None:
+            return self.channel_table[int(math.log2(resolution)) - 2]
         return min(self.channel_base // resolution, self.channel_max)
 
     def to_metadata(self) -> dict[str, str]:
@@ -74,7 +84,7 @@ class GeneratorConfig:
             "channel_max": str(self.channel_max),
             "conv_clamp": "none" if self.conv_clamp is None else format_number(self.conv_clamp),
             "architecture": "skip",
-        }
+        } | ({} if self.channel_table is None else {"channels": ",".join(map(str, self.channel_table))})
 
     @classmethod
     def from_metadata(cls, metadata: dict[str, str]) -> GeneratorConfig:
@@ -94,6 +104,8 @@ class GeneratorConfig:
             channel_base=int(metadata["channel_base"]),
             channel_max=int(metadata["channel_max"]),
             conv_clamp=None if clamp == "none" else float(clamp),
+            channel_table=None if "channels" not in metadata
+            else tuple(int(c) for c in metadata["channels"].split(",")),
         )
         if int(metadata["num_ws"]) != config.num_ws:
             raise ValueError(f"metadata num_ws {metadata['num_ws']} does not match the resolution")

@@ -82,3 +82,19 @@ def test_conv_clamp_metadata_forms():
     assert GeneratorConfig(conv_clamp=0.75).to_metadata()["conv_clamp"] == "0.75"
     config = GeneratorConfig(img_resolution=32, conv_clamp=1.5)
     assert GeneratorConfig.from_metadata(config.to_metadata()) == config
+
+
+def test_an_explicit_channel_table_round_trips_and_builds_those_widths(tmp_path):
+    """Imported networks whose widths follow no base/max rule carry `channels` (docs/model-format.md)."""
+    config = GeneratorConfig(img_resolution=16, z_dim=8, w_dim=8, mapping_layers=2, channel_base=192,
+                             channel_max=12, channel_table=(12, 10, 6))
+    assert config.to_metadata()["channels"] == "12,10,6"
+    assert GeneratorConfig.from_metadata(config.to_metadata()) == config
+    assert "channels" not in CONFIG.to_metadata()
+    generator = randomize_parameters(Generator(config), seed=3).eval()
+    assert generator.state_dict()["synthesis.b8.conv1.weight"].shape[:2] == (10, 10)
+    card = model_card("table", "A model with a channel table.", config, {"training_steps": "0"})
+    folder = save_model(generator, tmp_path / "model", card, "f32", {"name": "table", "training_images_seen": "0"})
+    assert load_generator(folder).state_dict()["synthesis.b16.conv0.weight"].shape[:2] == (6, 10)
+    with pytest.raises(ValueError, match="channels lists 2 blocks"):
+        GeneratorConfig(img_resolution=16, channel_table=(12, 10))
