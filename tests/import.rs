@@ -1,11 +1,13 @@
 //! `drape import` end to end: the project's ADA-shaped pickle (tests/fixtures/import/) and a genuine
 //! rosinality checkpoint (when `../shared/fixtures` is present) become model folders that render, and
-//! bad files give one clear error, exit 1 and leave no folder behind.
+//! bad files give one clear error, exit 1 and leave no folder behind; a float16 import renders within
+//! two 8-bit levels of the float32 one.
 
 mod support;
 
 use std::path::Path;
 
+use support::outputs::png_pixels;
 use support::{drape, root, succeeded, text};
 
 #[test]
@@ -89,7 +91,43 @@ fn the_projects_ada_shaped_pickle_imports_and_renders() {
         dir.path(),
     ));
     assert!(dir.path().join("graphs/out/42.png").exists());
+
+    // --f16 halves the file and stays within a few 8-bit levels of the float32 import.
+    succeeded(&drape(
+        &["import", file, "--out", "models/ada16", "--f16"],
+        dir.path(),
+    ));
+    let size = |m: &str| {
+        std::fs::metadata(dir.path().join(m).join("generator.safetensors"))
+            .unwrap()
+            .len()
+    };
+    assert!(size("models/ada16") * 10 < size("models/ada") * 6);
+    succeeded(&drape(
+        &[
+            "run",
+            "graphs/one.ron",
+            "--backend",
+            "cpu",
+            "--model",
+            "models/ada16",
+            "--out-dir",
+            "f16",
+        ],
+        dir.path(),
+    ));
+    let (a, b) = (
+        png_pixels(&dir.path().join("graphs/out/42.png")),
+        png_pixels(&dir.path().join("f16/out/42.png")),
+    );
+    let levels = a.iter().zip(&b).map(|(x, y)| x.abs_diff(*y)).max().unwrap();
+    eprintln!("--f16 against float32: at most {levels} levels");
+    assert!(levels <= F16_LEVELS, "{levels} levels apart");
 }
+
+/// How far a float16 import's 8-bit pixels may be from the float32 import's: its weights carry
+/// 11-bit mantissas, about 5e-4 relative.
+const F16_LEVELS: u8 = 2;
 
 fn refused(bytes: &[u8], expect: &str) {
     let dir = tempfile::tempdir().unwrap();
