@@ -32,27 +32,7 @@ fn an_upstream_checkpoint_imports_and_renders() {
         card.contains("rosinality-64px.legacy.pt") && card.contains("float16"),
         "{card}"
     );
-    std::fs::create_dir_all(dir.path().join("graphs")).unwrap();
-    std::fs::write(
-        dir.path().join("graphs/one.ron"),
-        r#"Graph(
-    version: 1,
-    model: "../models/ros",
-    nodes: {
-        "z": SampleLatent(seeds: [1]),
-        "w": Map(z: "z", truncation: 0.7),
-        "image": Synthesize(w: "w"),
-        "save": Save(images: "image", path: "out/{seed}.png"),
-    },
-)
-"#,
-    )
-    .unwrap();
-    succeeded(&drape(
-        &["run", "graphs/one.ron", "--backend", "cpu"],
-        dir.path(),
-    ));
-    assert!(dir.path().join("graphs/out/1.png").exists());
+    render_one(dir.path(), "ros", 1);
 }
 
 #[test]
@@ -70,27 +50,7 @@ fn the_projects_ada_shaped_pickle_imports_and_renders() {
     );
     let card = std::fs::read_to_string(dir.path().join("models/ada/MODEL.md")).unwrap();
     assert!(card.contains("ada-shaped-32px.pkl"), "{card}");
-    std::fs::create_dir_all(dir.path().join("graphs")).unwrap();
-    std::fs::write(
-        dir.path().join("graphs/one.ron"),
-        r#"Graph(
-    version: 1,
-    model: "../models/ada",
-    nodes: {
-        "z": SampleLatent(seeds: [42]),
-        "w": Map(z: "z", truncation: 0.7),
-        "image": Synthesize(w: "w"),
-        "save": Save(images: "image", path: "out/{seed}.png"),
-    },
-)
-"#,
-    )
-    .unwrap();
-    succeeded(&drape(
-        &["run", "graphs/one.ron", "--backend", "cpu"],
-        dir.path(),
-    ));
-    assert!(dir.path().join("graphs/out/42.png").exists());
+    render_one(dir.path(), "ada", 42);
 
     // --f16 halves the file and stays within a few 8-bit levels of the float32 import.
     succeeded(&drape(
@@ -128,6 +88,27 @@ fn the_projects_ada_shaped_pickle_imports_and_renders() {
 /// How far a float16 import's 8-bit pixels may be from the float32 import's: its weights carry
 /// 11-bit mantissas, about 5e-4 relative.
 const F16_LEVELS: u8 = 2;
+
+/// Renders design `seed` of model folder `models/MODEL` under `dir` into `graphs/out/SEED.png`.
+fn render_one(dir: &Path, model: &str, seed: u32) {
+    std::fs::create_dir_all(dir.join("graphs")).unwrap();
+    let graph = format!(
+        r#"Graph(
+    version: 1,
+    model: "../models/{model}",
+    nodes: {{
+        "z": SampleLatent(seeds: [{seed}]),
+        "w": Map(z: "z", truncation: 0.7),
+        "image": Synthesize(w: "w"),
+        "save": Save(images: "image", path: "out/{{seed}}.png"),
+    }},
+)
+"#
+    );
+    std::fs::write(dir.join("graphs/one.ron"), graph).unwrap();
+    succeeded(&drape(&["run", "graphs/one.ron", "--backend", "cpu"], dir));
+    assert!(dir.join(format!("graphs/out/{seed}.png")).exists());
+}
 
 fn refused(bytes: &[u8], expect: &str) {
     let dir = tempfile::tempdir().unwrap();

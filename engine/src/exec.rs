@@ -360,8 +360,7 @@ impl Engine {
         order: &[usize],
         mode: &Mode<'_>,
     ) -> Result<Option<Streamed>, String> {
-        let estimates = stream::estimate_all(&graph.nodes, order, graph.model.as_deref());
-        let region = stream::region(&graph.nodes, order, &estimates);
+        let region = stream::region(&graph.nodes, order, &graph.estimates);
         let whole_output = |region: &Region| {
             order
                 .iter()

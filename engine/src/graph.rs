@@ -25,6 +25,8 @@ pub struct Graph {
     pub nodes: Vec<GraphNode>,
     /// What the studio page shows, from the file's `controls` (empty: every tunable parameter).
     pub controls: Vec<crate::controls::ControlHint>,
+    /// Each node's estimated outputs, made at validation (`None`: unknown); the run streams by them.
+    pub estimates: Vec<Option<Vec<crate::budget::Extent>>>,
 }
 
 /// One node of a validated graph.

@@ -445,9 +445,11 @@ impl<'a> Loader<'a> {
             ));
         }
         self.check_cycles(&nodes, &pending);
-        if self.problems.is_empty() {
-            self.check_estimates(&nodes, &pending, model.as_deref());
-        }
+        let estimates = if self.problems.is_empty() {
+            self.check_estimates(&nodes, &pending, model.as_deref())
+        } else {
+            vec![None; nodes.len()]
+        };
         let controls = match controls_expr.map(|e| crate::controls::read(e, &nodes)) {
             Some(Ok(controls)) => controls,
             Some(Err(problems)) => {
@@ -469,6 +471,7 @@ impl<'a> Loader<'a> {
             model,
             nodes,
             controls,
+            estimates,
         })
     }
 
@@ -945,12 +948,13 @@ impl<'a> Loader<'a> {
 
     /// Estimates every node's outputs in running order, runs the checks that need them and refuses the
     /// graph at the first node where the estimated outputs so far exceed the memory budget.
+    /// Returns the estimates, by node, for the run (which streams by them).
     fn check_estimates(
         &mut self,
         nodes: &[GraphNode],
         pending: &[PendingNode],
         model: Option<&Path>,
-    ) {
+    ) -> Vec<Option<Vec<Extent>>> {
         let mut g = DiGraph::<usize, ()>::new();
         let ix: Vec<_> = (0..nodes.len()).map(|i| g.add_node(i)).collect();
         for (i, node) in nodes.iter().enumerate() {
@@ -959,7 +963,7 @@ impl<'a> Loader<'a> {
             }
         }
         let Ok(order) = petgraph::algo::toposort(&g, None) else {
-            return;
+            return vec![None; nodes.len()];
         };
         let order: Vec<usize> = order.into_iter().map(|n| g[n]).collect();
         let estimates = crate::stream::estimate_all(nodes, &order, model);
@@ -977,11 +981,7 @@ impl<'a> Loader<'a> {
         let mut total: u64 = 0;
         for &i in &order {
             let node = &nodes[i];
-            let inputs = node
-                .inputs
-                .iter()
-                .filter_map(|c| Some((c.port, *estimates[c.from].as_ref()?.get(c.from_port)?)))
-                .collect();
+            let inputs = crate::stream::input_estimates(node, &estimates);
             for problem in node.op.check_inputs(&node.params, &inputs) {
                 let at = problem
                     .param
@@ -1023,9 +1023,10 @@ impl<'a> Loader<'a> {
                      raise the budget with --memory-budget or {} (e.g. 16GiB)",
                     crate::budget::BUDGET_ENV
                 ));
-                return;
+                break;
             }
         }
+        estimates
     }
 
     fn check_cycles(&mut self, nodes: &[GraphNode], pending: &[PendingNode]) {

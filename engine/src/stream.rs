@@ -2,6 +2,7 @@
 //! them in chunks and memory stays flat whatever its size. The executor runs this region chunk by chunk
 //! (`exec.rs`); validation counts only a chunk of what stays inside it against the memory budget.
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::path::Path;
 
@@ -36,14 +37,22 @@ pub fn estimate_all(
     let mut estimates: Vec<Option<Vec<Extent>>> = vec![None; nodes.len()];
     for &i in order {
         let node = &nodes[i];
-        let inputs = node
-            .inputs
-            .iter()
-            .filter_map(|c| Some((c.port, *estimates[c.from].as_ref()?.get(c.from_port)?)))
-            .collect();
-        estimates[i] = node.op.estimate(&node.params, &inputs, model);
+        estimates[i] = node
+            .op
+            .estimate(&node.params, &input_estimates(node, &estimates), model);
     }
     estimates
+}
+
+/// The estimates of `node`'s inputs, by port, where they are known.
+pub fn input_estimates(
+    node: &GraphNode,
+    estimates: &[Option<Vec<Extent>>],
+) -> HashMap<&'static str, Extent> {
+    node.inputs
+        .iter()
+        .filter_map(|c| Some((c.port, *estimates[c.from].as_ref()?.get(c.from_port)?)))
+        .collect()
 }
 
 /// The streamed part of a graph.

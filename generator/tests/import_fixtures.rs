@@ -5,6 +5,9 @@
 //! PyTorch reference's ws (within 1e-4 relative) and const-noise images (within one 8-bit level and
 //! 1e-4 absolute in [-1, 1] units) at psi 1 and 0.7. Always runs: the files are committed.
 
+mod common;
+
+use common::{max_abs_diff, max_level_diff, max_rel_diff, npz_array};
 use drape_generator::import::{Flavour, SourceInfo, import_file, write_model_folder};
 use drape_generator::model::StorageType;
 use drape_generator::seeds::z_from_seed;
@@ -25,26 +28,7 @@ fn fixtures() -> PathBuf {
 }
 
 fn npz(name: &str) -> (Vec<u64>, Vec<f32>) {
-    let path = fixtures().join("import/expected-32px.npz");
-    let mut archive = npyz::npz::NpzArchive::open(&path).unwrap();
-    let array = archive.by_name(name).unwrap().unwrap();
-    let shape = array.shape().to_vec();
-    (shape, array.into_vec::<f32>().unwrap())
-}
-
-fn max_level_diff(got: &[f32], want: &[f32]) -> f32 {
-    let level = |x: f32| (127.5 * x + 128.0).clamp(0.0, 255.0).floor();
-    got.iter()
-        .zip(want)
-        .map(|(a, b)| (level(*a) - level(*b)).abs())
-        .fold(0.0, f32::max)
-}
-
-fn max_abs_diff(got: &[f32], want: &[f32]) -> f32 {
-    got.iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max)
+    npz_array(&fixtures().join("import/expected-32px.npz"), name)
 }
 
 /// Imports `file` (network `network`), writes the model folder and loads it back, so the comparison
@@ -110,8 +94,7 @@ fn renders_like_reference(label: &str, model: &Model) {
     for (psi, name) in [(1.0, "psi10"), (0.7, "psi07")] {
         let ws = cpu::map(model, &z, batch, &Truncation::toward_w_avg(psi)).unwrap();
         let (_, want_ws) = npz(&format!("ws_{name}"));
-        let scale = want_ws.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        let ws_rel = max_abs_diff(&ws, &want_ws) / scale;
+        let ws_rel = max_rel_diff(&ws, &want_ws);
         let (ishape, want) = npz(&format!("img_{name}"));
         assert_eq!(ishape, [batch as u64, 3, 32, 32]);
         let img = cpu::synthesize(model, &ws, batch, &NoiseMode::Const).unwrap();

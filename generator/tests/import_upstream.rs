@@ -2,6 +2,9 @@
 //! and a rosinality checkpoint in both torch formats) and compares drape's f64 reference with the
 //! images and W+ the upstream code computed. Skipped, with a note, when that folder is absent.
 
+mod common;
+
+use common::{max_level_diff, max_rel_diff, npz_array};
 use drape_generator::import::{SourceInfo, import_file, write_model_folder};
 use drape_generator::model::StorageType;
 use drape_generator::{Model, NoiseMode, Truncation, cpu};
@@ -18,30 +21,6 @@ fn upstream() -> Option<PathBuf> {
         );
         None
     }
-}
-
-fn npz(path: &Path, name: &str) -> (Vec<u64>, Vec<f32>) {
-    let mut archive = npyz::npz::NpzArchive::open(path).unwrap();
-    let array = archive.by_name(name).unwrap().unwrap();
-    let shape = array.shape().to_vec();
-    (shape, array.into_vec::<f32>().unwrap())
-}
-
-/// Largest difference in 8-bit levels after drape's pixel conversion.
-fn max_level_diff(got: &[f32], want: &[f32]) -> f32 {
-    let level = |x: f32| (127.5 * x + 128.0).clamp(0.0, 255.0).floor();
-    got.iter()
-        .zip(want)
-        .map(|(a, b)| (level(*a) - level(*b)).abs())
-        .fold(0.0, f32::max)
-}
-
-fn max_rel_diff(got: &[f32], want: &[f32]) -> f32 {
-    let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    got.iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs() / scale)
-        .fold(0.0, f32::max)
 }
 
 /// Imports, writes and reloads the model folder, so the comparison covers the written file.
@@ -84,18 +63,18 @@ fn ada_pickle_matches_upstream() {
     let Some(dir) = upstream() else { return };
     let model = import_and_reload(&dir.join("ada-32px.pkl"));
     let expected = dir.join("ada-32px.expected.npz");
-    let (zshape, z) = npz(&expected, "z");
+    let (zshape, z) = npz_array(&expected, "z");
     let batch = zshape[0] as usize;
     for (psi, ws_name, img_name) in [
         (1.0, "ws_psi10", "img_psi10"),
         (0.7, "ws_psi07", "img_psi07"),
     ] {
         let ws = cpu::map(&model, &z, batch, &Truncation::toward_w_avg(psi)).unwrap();
-        let (_, want_ws) = npz(&expected, ws_name);
+        let (_, want_ws) = npz_array(&expected, ws_name);
         let rel = max_rel_diff(&ws, &want_ws);
         println!("ada {ws_name}: max relative difference {rel:e}");
         assert!(rel <= 1e-4, "{ws_name}: {rel}");
-        let (_, want) = npz(&expected, img_name);
+        let (_, want) = npz_array(&expected, img_name);
         check_images(&format!("ada {img_name}"), &model, &ws, batch, &want);
     }
 }
@@ -104,7 +83,7 @@ fn check_rosinality(file: &str) {
     let Some(dir) = upstream() else { return };
     let model = import_and_reload(&dir.join(file));
     let expected = dir.join("rosinality-64px.expected.npz");
-    let (zshape, z) = npz(&expected, "z");
+    let (zshape, z) = npz_array(&expected, "z");
     let batch = zshape[0] as usize;
     for (truncation, img_name) in [
         (Truncation::NONE, "img_psi1"),
@@ -112,7 +91,7 @@ fn check_rosinality(file: &str) {
         (Truncation::toward_w_avg(0.7), "img_psi07_toward_mean"),
     ] {
         let ws = cpu::map(&model, &z, batch, &truncation).unwrap();
-        let (_, want) = npz(&expected, img_name);
+        let (_, want) = npz_array(&expected, img_name);
         check_images(&format!("{file} {img_name}"), &model, &ws, batch, &want);
     }
 }

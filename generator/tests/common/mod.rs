@@ -70,3 +70,26 @@ pub fn assert_close(name: &str, got: &[f32], want: &[f32], tol: f32) -> f32 {
     );
     diff
 }
+
+/// Array `name` of the `.npz` at `path`, as float32, with its shape.
+pub fn npz_array(path: &std::path::Path, name: &str) -> (Vec<u64>, Vec<f32>) {
+    let mut archive = npyz::npz::NpzArchive::open(path).unwrap();
+    let array = archive.by_name(name).unwrap().unwrap();
+    let shape = array.shape().to_vec();
+    (shape, array.into_vec::<f32>().unwrap())
+}
+
+/// Largest difference in 8-bit levels after drape's pixel conversion.
+pub fn max_level_diff(got: &[f32], want: &[f32]) -> f32 {
+    let level = |x: f32| (127.5 * x + 128.0).clamp(0.0, 255.0).floor();
+    got.iter()
+        .zip(want)
+        .map(|(a, b)| (level(*a) - level(*b)).abs())
+        .fold(0.0, f32::max)
+}
+
+/// Largest absolute difference relative to the largest magnitude of `want`.
+pub fn max_rel_diff(got: &[f32], want: &[f32]) -> f32 {
+    let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    max_abs_diff(got, want) / scale
+}
