@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import signal
+import threading
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -166,6 +168,33 @@ def default_amp(device: torch.device) -> bool:
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     return device.type == "cpu" and CPU_AMP_DEFAULT and cpu_has_bf16()
+
+
+class StopSignals:
+    """While active, SIGTERM and SIGINT (a scheduler's preemption, `kill`, Ctrl-C) ask the run to stop after the
+    step in progress, with a checkpoint, so that `--resume` continues exactly; a second signal stops at once."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.requested: str | None = None
+        self.previous: dict = {}
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = {number: signal.signal(number, self.handle) for number in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+
+    def handle(self, number: int, frame) -> None:
+        if self.requested is not None:
+            raise KeyboardInterrupt
+        self.requested = signal.Signals(number).name
+        print(f"{self.requested}: stopping after this step with a checkpoint (send it again to stop at once)",
+              flush=True)
 
 
 class Trainer:
@@ -375,9 +404,21 @@ class Trainer:
         print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()), flush=True)
 
     def run(self) -> None:
+        """Trains up to `options.steps`, or until SIGTERM/SIGINT; either way it ends with a checkpoint."""
+        with StopSignals() as stop:
+            self.train_until(stop)
+        save_checkpoint(self.state_dict(), self.options.run_dir / CHECKPOINT_FILE)
+        self.save_samples()
+        if stop.requested is not None:
+            print(f"stopped by {stop.requested} at step {self.step}; continue with --resume "
+                  f"{self.options.run_dir / CHECKPOINT_FILE}", flush=True)
+        elif self.options.export is not None:
+            self.export(self.options.export)
+
+    def train_until(self, stop: StopSignals) -> None:
         options = self.options
         window_seconds, window_steps = 0.0, 0
-        while self.d_warmup_left > 0:
+        while self.d_warmup_left > 0 and stop.requested is None:
             start = time.perf_counter()
             stats = self.discriminator_warmup_step()
             self.d_warmup_losses = (self.d_warmup_losses + [stats["loss_d"]])[-WARMUP_WINDOW:]
@@ -392,7 +433,7 @@ class Trainer:
                 self.d_warmup_left = 0
             if self.d_warmup_left > 0 and self.d_warmup_left % options.checkpoint_every == 0:
                 save_checkpoint(self.state_dict(), options.run_dir / CHECKPOINT_FILE)
-        while self.step < options.steps:
+        while self.step < options.steps and stop.requested is None:
             start = time.perf_counter()
             stats = self.train_step()
             window_seconds += time.perf_counter() - start
@@ -406,7 +447,3 @@ class Trainer:
                 save_checkpoint(self.state_dict(), options.run_dir / CHECKPOINT_FILE)
             if options.export_every and self.step % options.export_every == 0:
                 self.export(options.run_dir / "exports" / f"step-{self.step:07d}")
-        save_checkpoint(self.state_dict(), options.run_dir / CHECKPOINT_FILE)
-        self.save_samples()
-        if options.export is not None:
-            self.export(options.export)

@@ -1,6 +1,8 @@
 """A few training steps of a tiny configuration on the CPU: finite losses, outputs, and exact resumption."""
 
 import dataclasses
+import os
+import signal
 
 import numpy as np
 import torch
@@ -213,4 +215,29 @@ def test_a_run_interrupted_in_the_discriminator_warmup_resumes_exactly(tmp_path)
     b = load_checkpoint(tmp_path / "straight" / CHECKPOINT_FILE)
     a.pop("options"), b.pop("options")
     assert a["step"] == 3 and a["d_warmup_left"] == 0
+    assert_same(a, b)
+
+
+def test_sigterm_stops_after_the_step_with_a_checkpoint_that_resumes_exactly(tmp_path):
+    trainer = Trainer(tiny_options(tmp_path, "stopped", steps=5, export=tmp_path / "model"))
+    step = trainer.train_step
+
+    def step_then_terminate_at_two():
+        stats = step()
+        if trainer.step == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return stats
+
+    trainer.train_step = step_then_terminate_at_two
+    trainer.run()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    assert load_checkpoint(tmp_path / "stopped" / CHECKPOINT_FILE)["step"] == 2
+    assert not (tmp_path / "model").exists(), "a stopped run is not exported as if it had finished"
+    resumed = Trainer(tiny_options(tmp_path, "stopped", steps=5, resume=tmp_path / "stopped" / CHECKPOINT_FILE))
+    resumed.run()
+    straight = Trainer(tiny_options(tmp_path, "straight", steps=5))
+    straight.run()
+    a = load_checkpoint(tmp_path / "stopped" / CHECKPOINT_FILE)
+    b = load_checkpoint(tmp_path / "straight" / CHECKPOINT_FILE)
+    a.pop("options"), b.pop("options")
     assert_same(a, b)
