@@ -255,7 +255,7 @@ fn native_profile_names_every_stage() {
     assert_eq!(stages.len(), 1 + 3 * convs + torgbs, "{stages:?}");
     assert_eq!(stages[0].0, "styles and demodulation");
     for conv in network.convs() {
-        for part in ["im2col", "product", "epilogue"] {
+        for part in ["input", "product", "epilogue"] {
             let name = format!("{} {part}", conv.prefix());
             assert!(stages.iter().any(|(s, _)| *s == name), "{name} timed");
         }

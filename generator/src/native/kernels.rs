@@ -84,41 +84,38 @@ pub fn demodulation(weight_sq: &[f32], s: &[f32], out: &mut [f32]) {
     }
 }
 
-/// The 3×3 patches of `x` (`[c_in, h, h]`) scaled by the style, zero-padded by one:
-/// `col[i·9 + ty·3 + tx][p·h + q] = s[i]·x[i][p + ty − 1][q + tx − 1]`.
-pub fn im2col(x: &[f32], s: &[f32], h: usize, col: &mut [f32]) {
+/// The 3×3 patches of one input channel `x` (`[h, h]`) scaled by its style, zero-padded by one:
+/// `rows[ty·3 + tx][p·h + q] = scale·x[p + ty − 1][q + tx − 1]` (nine rows of `h·h`).
+pub fn im2col_channel(x: &[f32], scale: f32, h: usize, rows: &mut [f32]) {
     let plane = h * h;
-    for (i, &scale) in s.iter().enumerate() {
-        let xi = &x[i * plane..(i + 1) * plane];
-        for ty in 0..3 {
-            for tx in 0..3 {
-                let row = &mut col[((i * 9) + ty * 3 + tx) * plane..][..plane];
-                for p in 0..h {
-                    let out = &mut row[p * h..(p + 1) * h];
-                    let Some(src_row) = (p + ty).checked_sub(1).filter(|&r| r < h) else {
-                        out.fill(0.0);
-                        continue;
-                    };
-                    let src = &xi[src_row * h..(src_row + 1) * h];
-                    // q + tx − 1 in 0..h: for tx = 0 the first output column is padding.
-                    match tx {
-                        0 => {
-                            out[0] = 0.0;
-                            for (o, &v) in out[1..].iter_mut().zip(&src[..h - 1]) {
-                                *o = v * scale;
-                            }
+    for ty in 0..3 {
+        for tx in 0..3 {
+            let row = &mut rows[(ty * 3 + tx) * plane..][..plane];
+            for p in 0..h {
+                let out = &mut row[p * h..(p + 1) * h];
+                let Some(src_row) = (p + ty).checked_sub(1).filter(|&r| r < h) else {
+                    out.fill(0.0);
+                    continue;
+                };
+                let src = &x[src_row * h..(src_row + 1) * h];
+                // q + tx − 1 in 0..h: for tx = 0 the first output column is padding.
+                match tx {
+                    0 => {
+                        out[0] = 0.0;
+                        for (o, &v) in out[1..].iter_mut().zip(&src[..h - 1]) {
+                            *o = v * scale;
                         }
-                        1 => {
-                            for (o, &v) in out.iter_mut().zip(src) {
-                                *o = v * scale;
-                            }
+                    }
+                    1 => {
+                        for (o, &v) in out.iter_mut().zip(src) {
+                            *o = v * scale;
                         }
-                        _ => {
-                            for (o, &v) in out[..h - 1].iter_mut().zip(&src[1..]) {
-                                *o = v * scale;
-                            }
-                            out[h - 1] = 0.0;
+                    }
+                    _ => {
+                        for (o, &v) in out[..h - 1].iter_mut().zip(&src[1..]) {
+                            *o = v * scale;
                         }
+                        out[h - 1] = 0.0;
                     }
                 }
             }
@@ -126,13 +123,20 @@ pub fn im2col(x: &[f32], s: &[f32], h: usize, col: &mut [f32]) {
     }
 }
 
-/// `out[m, n] = weight[m, k] × col[k, n]` for one design, row-major, as tasks of [`ROW_BLOCK`] rows
-/// × [`COLUMN_TILE`] columns run in parallel.
+/// `out[m, n] = weight[m, k] × col[k, n]` for one design, row-major; see [`matmul_into`].
 pub fn matmul(weight: &[f32], m: usize, k: usize, col: &[f32], n: usize, out: &mut [f32]) {
-    let lhs = MatRef::from_row_major_slice(weight, m, k);
-    let rhs = MatRef::from_row_major_slice(col, k, n);
+    matmul_into(
+        MatRef::from_row_major_slice(weight, m, k),
+        MatRef::from_row_major_slice(col, k, n),
+        MatMut::from_row_major_slice_mut(out, m, n),
+    );
+}
+
+/// `out = lhs × rhs` as tasks of [`ROW_BLOCK`] rows × [`COLUMN_TILE`] columns run in parallel.
+pub fn matmul_into(lhs: MatRef<'_, f32>, rhs: MatRef<'_, f32>, out: MatMut<'_, f32>) {
+    let (m, n) = (out.nrows(), out.ncols());
     let mut tasks = Vec::with_capacity(m.div_ceil(ROW_BLOCK) * n.div_ceil(COLUMN_TILE));
-    let mut rows_left = MatMut::from_row_major_slice_mut(out, m, n);
+    let mut rows_left = out;
     let mut row = 0;
     while row < m {
         let height = ROW_BLOCK.min(m - row);
@@ -162,6 +166,132 @@ pub fn matmul(weight: &[f32], m: usize, k: usize, col: &[f32], n: usize, out: &m
     });
 }
 
+/// Points of Winograd's F(2×2, 3×3) (Lavin & Gray, 2015): every 2×2 output tile of a 3×3 conv
+/// from its 4×4 input tile with 16 products instead of 36. The transforms' entries are 0, ±½ and
+/// ±1, so they add no rounding of their own beyond the sums.
+pub const WINOGRAD_POINTS: usize = 16;
+
+/// `G·g·Gᵀ` of one 3×3 kernel `g` (row-major) in f64, with `G = [[1,0,0],[½,½,½],[½,−½,½],[0,0,1]]`.
+pub fn winograd_kernel(g: &[f32]) -> [f32; WINOGRAD_POINTS] {
+    const G: [[f64; 3]; 4] = [
+        [1.0, 0.0, 0.0],
+        [0.5, 0.5, 0.5],
+        [0.5, -0.5, 0.5],
+        [0.0, 0.0, 1.0],
+    ];
+    let mut gg = [[0f64; 3]; 4];
+    for (r, row) in gg.iter_mut().enumerate() {
+        for (c, v) in row.iter_mut().enumerate() {
+            *v = (0..3).map(|k| G[r][k] * g[k * 3 + c] as f64).sum();
+        }
+    }
+    std::array::from_fn(|i| (0..3).map(|k| gg[i / 4][k] * G[i % 4][k]).sum::<f64>() as f32)
+}
+
+/// The Winograd input transform of one channel `x` (`[h, h]`) scaled by its style: for every
+/// tile `t = ty·(h/2) + tx`, `v[ξ·T + t] = (Bᵀ·d·B)[ξ]` (T = (h/2)² tiles), where `d` is the 4×4
+/// patch of the zero-padded input at (2ty − 1, 2tx − 1) and
+/// `Bᵀ = [[1,0,−1,0],[0,1,1,0],[0,−1,1,0],[0,1,0,−1]]`. Each padded row is split into its even
+/// and odd columns, so that every step is an operation on whole rows of tiles. `scratch` is reused.
+pub fn winograd_input(x: &[f32], scale: f32, h: usize, scratch: &mut Vec<f32>, v: &mut [f32]) {
+    let half = h / 2;
+    let (tiles, n) = (half * half, half + 1);
+    scratch.clear();
+    scratch.resize(16 * n, 0.0);
+    let (rows, columns) = scratch.split_at_mut(8 * n);
+    for ty in 0..half {
+        // Even and odd columns of the four padded input rows 2ty − 1 … 2ty + 2, scaled:
+        // padded[2k] = x[2k − 1], padded[2k + 1] = x[2k].
+        for (r, row) in rows.chunks_exact_mut(2 * n).enumerate() {
+            let (even, odd) = row.split_at_mut(n);
+            match (2 * ty + r).checked_sub(1).filter(|&y| y < h) {
+                Some(y) => {
+                    let src = &x[y * h..(y + 1) * h];
+                    even[0] = 0.0;
+                    odd[half] = 0.0;
+                    for ((e, o), pair) in even[1..]
+                        .iter_mut()
+                        .zip(&mut odd[..half])
+                        .zip(src.chunks_exact(2))
+                    {
+                        *o = pair[0] * scale;
+                        *e = pair[1] * scale;
+                    }
+                }
+                None => row.fill(0.0),
+            }
+        }
+        // Bᵀ·d down the columns: t0 = d0 − d2, t1 = d1 + d2, t2 = d2 − d1, t3 = d1 − d3.
+        let d = |r: usize| &rows[r * 2 * n..(r + 1) * 2 * n];
+        for (j, t) in columns.chunks_exact_mut(2 * n).enumerate() {
+            let (a, b, sign) = match j {
+                0 => (d(0), d(2), -1.0),
+                1 => (d(1), d(2), 1.0),
+                2 => (d(2), d(1), -1.0),
+                _ => (d(1), d(3), -1.0),
+            };
+            for ((t, &a), &b) in t.iter_mut().zip(a).zip(b) {
+                *t = a + sign * b;
+            }
+        }
+        // ·B along the rows, with e[c] = t[2tx + c]: v0 = E[tx] − E[tx+1], v1 = O[tx] + E[tx+1],
+        // v2 = E[tx+1] − O[tx], v3 = O[tx] − O[tx+1].
+        for (j, t) in columns.chunks_exact(2 * n).enumerate() {
+            let (even, odd) = t.split_at(n);
+            let (e0, e1, o0, o1) = (&even[..half], &even[1..], &odd[..half], &odd[1..]);
+            let at = |k: usize| (j * 4 + k) * tiles + ty * half;
+            for ((v, &a), &b) in v[at(0)..][..half].iter_mut().zip(e0).zip(e1) {
+                *v = a - b;
+            }
+            for ((v, &a), &b) in v[at(1)..][..half].iter_mut().zip(o0).zip(e1) {
+                *v = a + b;
+            }
+            for ((v, &a), &b) in v[at(2)..][..half].iter_mut().zip(e1).zip(o0) {
+                *v = a - b;
+            }
+            for ((v, &a), &b) in v[at(3)..][..half].iter_mut().zip(o0).zip(o1) {
+                *v = a - b;
+            }
+        }
+    }
+}
+
+/// The Winograd output transform of one output channel: from its 16 product planes `m`
+/// (`m[ξ·T + t]`) every 2×2 tile `Aᵀ·m_t·A`, `Aᵀ = [[1,1,1,0],[0,1,−1,−1]]`, into `out` (`[h, h]`),
+/// a row of tiles at a time. `scratch` is reused.
+pub fn winograd_output(m: &[f32], h: usize, scratch: &mut Vec<f32>, out: &mut [f32]) {
+    let half = h / 2;
+    let tiles = half * half;
+    scratch.clear();
+    scratch.resize(8 * half, 0.0);
+    for ty in 0..half {
+        let plane = |xi: usize| &m[xi * tiles + ty * half..][..half];
+        // Aᵀ·m down the columns: r0[c] = m[c] + m[4 + c] + m[8 + c], r1[c] = m[4 + c] − m[8 + c] − m[12 + c].
+        for (c, r) in scratch.chunks_exact_mut(half).enumerate() {
+            let (k, sign) = (c % 4, if c < 4 { 1.0 } else { -1.0 });
+            let (a, b, d) = if c < 4 {
+                (plane(k), plane(4 + k), plane(8 + k))
+            } else {
+                (plane(4 + k), plane(8 + k), plane(12 + k))
+            };
+            for (((r, &a), &b), &d) in r.iter_mut().zip(a).zip(b).zip(d) {
+                *r = a + sign * b + sign * d;
+            }
+        }
+        let r = |k: usize| &scratch[k * half..(k + 1) * half];
+        let (top, bottom) = out[2 * ty * h..(2 * ty + 2) * h].split_at_mut(h);
+        for (row, base) in [(top, 0), (bottom, 4)] {
+            let (r0, r1, r2, r3) = (r(base), r(base + 1), r(base + 2), r(base + 3));
+            for ((((pair, &a), &b), &c), &d) in
+                row.chunks_exact_mut(2).zip(r0).zip(r1).zip(r2).zip(r3)
+            {
+                pair[0] = a + b + c;
+                pair[1] = b - c - d;
+            }
+        }
+    }
+}
+
 /// What the epilogue of one conv layer adds after the product.
 pub struct Epilogue<'a> {
     /// Demodulation coefficients `[c_out]`.
@@ -175,15 +305,6 @@ pub struct Epilogue<'a> {
 }
 
 impl Epilogue<'_> {
-    /// `clamp(lrelu·√2(v·d[o] + strength·noise + b[o]))`.
-    #[inline(always)]
-    fn finish(&self, o: usize, v: f32, strength: f32, noise: f32) -> f32 {
-        clamp(
-            lrelu_gain(v * self.demod[o] + strength * noise + self.bias[o]),
-            self.clamp,
-        )
-    }
-
     /// The noise of output row `row` (`side` wide), zeros without noise.
     fn noise_row<'z>(&self, row: usize, side: usize, zeros: &'z [f32]) -> &'z [f32]
     where
@@ -195,29 +316,28 @@ impl Epilogue<'_> {
         }
     }
 
-    /// One output channel `o` in place on its `[r, r]` plane; `zeros` holds at least `r` zeros.
+    /// One output channel `o` in place on its `[r, r]` plane, `clamp(lrelu·√2(v·d[o] +
+    /// strength·noise + b[o]))`; `zeros` holds at least `r` zeros. Written as straight-line
+    /// arithmetic over slices so that it vectorises.
     pub fn channel(&self, o: usize, plane: &mut [f32], side: usize, zeros: &[f32]) {
         let strength = self.noise.map_or(0.0, |(_, s)| s);
+        let (demod, bias) = (self.demod[o], self.bias[o]);
+        let limit = self.clamp.unwrap_or(f32::INFINITY);
         for (row, out) in plane.chunks_exact_mut(side).enumerate() {
             let noise = self.noise_row(row, side, zeros);
             for (v, &n) in out.iter_mut().zip(noise) {
-                *v = self.finish(o, *v, strength, n);
+                let x = *v * demod + strength * n + bias;
+                let x = if x >= 0.0 { x } else { LRELU_SLOPE * x } * LRELU_GAIN;
+                *v = x.clamp(-limit, limit);
             }
         }
     }
 }
 
-/// `out[i] = s[i]·x[i]` per channel: the style-scaled input of an up-sampling conv's product.
-pub fn scale_channels(x: &[f32], s: &[f32], out: &mut [f32]) {
-    let plane = x.len() / s.len();
-    for ((out, x), &scale) in out
-        .chunks_exact_mut(plane)
-        .zip(x.chunks_exact(plane))
-        .zip(s)
-    {
-        for (o, &v) in out.iter_mut().zip(x) {
-            *o = v * scale;
-        }
+/// `out = scale·x`: one channel of the style-scaled input of an up-sampling conv's product.
+pub fn scale_channel(x: &[f32], scale: f32, out: &mut [f32]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = v * scale;
     }
 }
 
@@ -330,7 +450,7 @@ mod tests {
         // One channel, 3×3 input 1..9, style 2.
         let x: Vec<f32> = (1..=9).map(|v| v as f32).collect();
         let mut col = vec![f32::NAN; 9 * 9];
-        im2col(&x, &[2.0], 3, &mut col);
+        im2col_channel(&x, 2.0, 3, &mut col);
         // Tap (1,1) is the input itself, scaled.
         assert_eq!(
             &col[4 * 9..5 * 9],
@@ -343,6 +463,58 @@ mod tests {
         assert_eq!(col[8 * 9 + 4], 18.0);
         assert_eq!(col[8 * 9 + 8], 0.0);
         assert!(col.iter().all(|v| v.is_finite()));
+    }
+
+    /// Winograd's transforms and products give the 3×3 conv of the style-scaled, zero-padded
+    /// input (the im2col product's definition) within f32 rounding.
+    #[test]
+    fn winograd_equals_the_direct_conv() {
+        use crate::seeds::RandomState;
+        let (c_in, c_out, h) = (3, 2, 6);
+        let mut rng = RandomState::new(4);
+        let weight = rng.randn_f32(c_out * c_in * 9);
+        let x = rng.randn_f32(c_in * h * h);
+        let styles = [0.5, -1.5, 2.0];
+        let (plane, tiles) = (h * h, h * h / 4);
+        let mut col = vec![0f32; 9 * c_in * plane];
+        for i in 0..c_in {
+            let rows = &mut col[i * 9 * plane..(i + 1) * 9 * plane];
+            im2col_channel(&x[i * plane..(i + 1) * plane], styles[i], h, rows);
+        }
+        let mut direct = vec![0f32; c_out * plane];
+        matmul(&weight, c_out, 9 * c_in, &col, plane, &mut direct);
+        let mut v = vec![0f32; c_in * WINOGRAD_POINTS * tiles];
+        let mut scratch = Vec::new();
+        for i in 0..c_in {
+            let out = &mut v[i * WINOGRAD_POINTS * tiles..][..WINOGRAD_POINTS * tiles];
+            winograd_input(
+                &x[i * plane..(i + 1) * plane],
+                styles[i],
+                h,
+                &mut scratch,
+                out,
+            );
+        }
+        for o in 0..c_out {
+            // m[ξ][t] = Σ_i U[o, i][ξ]·v[i][ξ][t]
+            let mut m = vec![0f32; WINOGRAD_POINTS * tiles];
+            for i in 0..c_in {
+                let u = winograd_kernel(&weight[(o * c_in + i) * 9..][..9]);
+                for (xi, &u) in u.iter().enumerate() {
+                    for t in 0..tiles {
+                        m[xi * tiles + t] += u * v[(i * WINOGRAD_POINTS + xi) * tiles + t];
+                    }
+                }
+            }
+            let mut got = vec![f32::NAN; plane];
+            winograd_output(&m, h, &mut scratch, &mut got);
+            for (k, (g, w)) in got.iter().zip(&direct[o * plane..]).enumerate() {
+                assert!(
+                    (g - w).abs() < 1e-5 * (1.0 + w.abs()),
+                    "o {o} pixel {k}: {g} vs {w}"
+                );
+            }
+        }
     }
 
     #[test]

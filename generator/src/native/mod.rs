@@ -1,7 +1,7 @@
 //! The native CPU backend: the same arithmetic as the WGSL path in f32 on the CPU — the input scaled
-//! by the styles, one shared-weight convolution as a matrix product (im2col + faer), the phase-split
-//! up-sampling conv, then demodulation, noise, bias, lrelu·gain and clamp; toRGB with the skip
-//! up-sampling. Designs are independent (a batch of 8 equals 8 batches of 1 bit for bit); rayon
+//! by the styles, one shared-weight convolution as matrix products on faer (im2col below 16 px,
+//! Winograd F(2×2, 3×3) from 16 px up), the up-sampling conv as a transposed conv with the 4×4 FIR,
+//! then demodulation, noise, bias, lrelu·gain and clamp; toRGB with the skip up-sampling. Designs are independent (a batch of 8 equals 8 batches of 1 bit for bit); rayon
 //! spreads them, and the column tiles of each product, over the worker threads. Buffers are sized
 //! once per batch capacity and reused; batches above a memory budget run in chunks.
 
@@ -15,10 +15,14 @@ use crate::model::Model;
 use crate::network::{ConvSpec, Layer, Network, ToRgbSpec};
 use crate::noise::{NoiseMode, random_noise};
 use crate::truncation::{Truncation, broadcast, truncate};
+use faer::{MatMut, MatRef};
 use rayon::prelude::*;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use weights::Prepared;
+
+/// Input pixels per parallel task when the patches are gathered channel by channel.
+const PIXELS_PER_TASK: usize = 4096;
 
 /// Bytes of intermediate buffers one run may hold unless told otherwise (1 GiB).
 pub const DEFAULT_MEMORY_BUDGET: usize = 1 << 30;
@@ -75,7 +79,8 @@ struct Layout {
     demod_len: usize,
     activation_len: usize,
     col_len: usize,
-    /// The transposed-conv taps of the widest up-sampling conv: `[9·c_out, h, h]`.
+    /// The largest product output that an epilogue finishes (transposed-conv taps or Winograd
+    /// planes).
     taps_len: usize,
     image_len: usize,
 }
@@ -103,12 +108,7 @@ impl Layout {
             demod_len += conv.c_out;
         }
         let col_len = network.convs().map(col_len).max().unwrap_or(0);
-        let taps_len = network
-            .convs()
-            .filter(|c| c.up)
-            .map(|c| 9 * c.c_out * c.input_size() * c.input_size())
-            .max()
-            .unwrap_or(0);
+        let taps_len = network.convs().map(product_len).max().unwrap_or(0);
         Layout {
             style_offsets,
             conv_style_offsets,
@@ -134,14 +134,39 @@ impl Layout {
     }
 }
 
-/// Floats of a conv's product input per design: the 3×3 patches of a same-resolution conv, the
-/// style-scaled input of an up-sampling conv.
+/// Same-resolution convs from this resolution up run as Winograd F(2×2, 3×3); below it the
+/// products are too small for the transforms to pay.
+const WINOGRAD_FROM: usize = 16;
+
+/// Whether `conv` runs as Winograd F(2×2, 3×3) rather than as one im2col product.
+pub(crate) fn uses_winograd(conv: &ConvSpec) -> bool {
+    !conv.up && conv.resolution >= WINOGRAD_FROM
+}
+
+/// Floats of a conv's product input per design: the 3×3 patches of a same-resolution conv (or its
+/// 16 Winograd planes of (h/2)² tiles), the style-scaled input of an up-sampling conv.
 fn col_len(conv: &ConvSpec) -> usize {
     let plane = conv.input_size() * conv.input_size();
     if conv.up {
         conv.c_in * plane
+    } else if uses_winograd(conv) {
+        kernels::WINOGRAD_POINTS * conv.c_in * plane / 4
     } else {
         9 * conv.c_in * plane
+    }
+}
+
+/// Floats of a conv's product output before its epilogue, per design: the transposed conv's nine
+/// taps per output channel, or the 16 Winograd planes per output channel; none when the product
+/// writes the output itself.
+fn product_len(conv: &ConvSpec) -> usize {
+    let plane = conv.input_size() * conv.input_size();
+    if conv.up {
+        9 * conv.c_out * plane
+    } else if uses_winograd(conv) {
+        kernels::WINOGRAD_POINTS * conv.c_out * plane / 4
+    } else {
+        0
     }
 }
 
@@ -427,6 +452,7 @@ impl NativeCpu {
         let h = conv.input_size();
         let (plane_in, r2) = (h * h, conv.resolution * conv.resolution);
         let col_len = col_len(conv);
+        let winograd = uses_winograd(conv);
         let [act_a, act_b] = &mut space.acts;
         let (input, output) = if conv.index.is_multiple_of(2) {
             (&*act_b, act_a)
@@ -448,37 +474,78 @@ impl NativeCpu {
                     &input[n * layout.activation_len..][..conv.c_in * plane_in]
                 };
                 let s = &styles[n * layout.style_len + style_offset..][..conv.c_in];
-                if conv.up {
-                    kernels::scale_channels(x, s, &mut col[..col_len]);
-                } else {
-                    kernels::im2col(x, s, h, &mut col[..col_len]);
-                }
+                // Channels in parallel too, so that a single design uses every worker.
+                let rows = col_len / conv.c_in;
+                col[..col_len]
+                    .par_chunks_mut(rows)
+                    .zip(x.par_chunks(plane_in))
+                    .zip(s.par_iter())
+                    .with_min_len(PIXELS_PER_TASK.div_ceil(plane_in))
+                    .for_each(|((rows, x), &scale)| {
+                        if conv.up {
+                            kernels::scale_channel(x, scale, rows);
+                        } else if winograd {
+                            with_scratch(|scratch| {
+                                kernels::winograd_input(x, scale, h, scratch, rows)
+                            });
+                        } else {
+                            kernels::im2col_channel(x, scale, h, rows);
+                        }
+                    });
             });
         lap(&mut space.timings, clock, || {
-            format!("{} im2col", conv.prefix())
+            format!("{} input", conv.prefix())
         });
-        // One shared-weight product per design: the output of a same-resolution conv, or the nine
-        // taps of each output channel of the transposed conv.
-        let (rows, depth, product, stride) = if conv.up {
-            let taps = &mut space.taps[..count * layout.taps_len];
-            (9 * conv.c_out, conv.c_in, taps, layout.taps_len)
-        } else {
-            let acts = &mut output[..count * layout.activation_len];
-            (conv.c_out, 9 * conv.c_in, acts, layout.activation_len)
-        };
-        product
-            .par_chunks_mut(stride)
-            .zip(space.col.par_chunks(layout.col_len))
-            .for_each(|(out, col)| {
-                kernels::matmul(
-                    &weights.matrix,
-                    rows,
-                    depth,
-                    &col[..col_len],
-                    plane_in,
-                    &mut out[..rows * plane_in],
-                );
+        // Shared-weight products per design: the output of a same-resolution conv, its 16 Winograd
+        // planes per output channel, or the nine taps of each output channel of the transposed conv.
+        if winograd {
+            let tiles = plane_in / 4;
+            let points = kernels::WINOGRAD_POINTS;
+            let pairs = space.taps[..count * layout.taps_len]
+                .par_chunks_mut(layout.taps_len)
+                .zip(space.col.par_chunks(layout.col_len));
+            pairs.for_each(|(out, col)| {
+                let v = MatRef::from_row_major_slice(&col[..col_len], conv.c_in, points * tiles);
+                let mut rest = Some(MatMut::from_row_major_slice_mut(
+                    &mut out[..conv.c_out * points * tiles],
+                    conv.c_out,
+                    points * tiles,
+                ));
+                let blocks: [MatMut<'_, f32>; kernels::WINOGRAD_POINTS] =
+                    std::array::from_fn(|_| {
+                        let (block, after) = rest.take().expect("split").split_at_col_mut(tiles);
+                        rest = Some(after);
+                        block
+                    });
+                blocks.into_par_iter().enumerate().for_each(|(xi, block)| {
+                    let size = conv.c_out * conv.c_in;
+                    let u = &weights.matrix[xi * size..(xi + 1) * size];
+                    let u = MatRef::from_row_major_slice(u, conv.c_out, conv.c_in);
+                    kernels::matmul_into(u, v.subcols(xi * tiles, tiles), block);
+                });
             });
+        } else {
+            let (rows, depth, product, stride) = if conv.up {
+                let taps = &mut space.taps[..count * layout.taps_len];
+                (9 * conv.c_out, conv.c_in, taps, layout.taps_len)
+            } else {
+                let acts = &mut output[..count * layout.activation_len];
+                (conv.c_out, 9 * conv.c_in, acts, layout.activation_len)
+            };
+            product
+                .par_chunks_mut(stride)
+                .zip(space.col.par_chunks(layout.col_len))
+                .for_each(|(out, col)| {
+                    kernels::matmul(
+                        &weights.matrix,
+                        rows,
+                        depth,
+                        &col[..col_len],
+                        plane_in,
+                        &mut out[..rows * plane_in],
+                    );
+                });
+        }
         lap(&mut space.timings, clock, || {
             format!("{} product", conv.prefix())
         });
@@ -505,11 +572,17 @@ impl NativeCpu {
                 y[..conv.c_out * r2]
                     .par_chunks_mut(r2)
                     .enumerate()
-                    .for_each_init(Vec::new, |scratch, (o, plane)| {
+                    .for_each(|(o, plane)| {
+                        let per_channel = product_len(conv) / conv.c_out;
+                        let product = &taps[n * layout.taps_len + o * per_channel..][..per_channel];
                         if conv.up {
-                            let channel_taps =
-                                &taps[n * layout.taps_len + o * 9 * plane_in..][..9 * plane_in];
-                            kernels::transposed_up(channel_taps, h, scratch, plane);
+                            with_scratch(|scratch| {
+                                kernels::transposed_up(product, h, scratch, plane)
+                            });
+                        } else if winograd {
+                            with_scratch(|scratch| {
+                                kernels::winograd_output(product, h, scratch, plane)
+                            });
                         }
                         epilogue.channel(o, plane, side, zeros);
                     });
@@ -630,6 +703,17 @@ impl NativeCpu {
         }
         Ok((images, trace))
     }
+}
+
+thread_local! {
+    /// Each worker's scratch for the per-channel kernels, kept between calls: freshly allocated
+    /// buffers would cost their page faults on every channel.
+    static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's scratch buffer.
+fn with_scratch<R>(f: impl FnOnce(&mut Vec<f32>) -> R) -> R {
+    SCRATCH.with(|scratch| f(&mut scratch.borrow_mut()))
 }
 
 /// The worker threads `options` ask for (one per core by default).
