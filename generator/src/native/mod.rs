@@ -1,9 +1,10 @@
 //! The native CPU backend: the same arithmetic as the WGSL path in f32 on the CPU — the input scaled
-//! by the styles, one shared-weight convolution as matrix products on faer (im2col below 16 px,
-//! Winograd F(2×2, 3×3) from 16 px up), the up-sampling conv as a transposed conv with the 4×4 FIR,
-//! then demodulation, noise, bias, lrelu·gain and clamp; toRGB with the skip up-sampling. Designs are independent (a batch of 8 equals 8 batches of 1 bit for bit); rayon
-//! spreads them, and the column tiles of each product, over the worker threads. Buffers are sized
-//! once per batch capacity and reused; batches above a memory budget run in chunks.
+//! by the styles, one shared-weight convolution as matrix products on faer (im2col at 4 px,
+//! Winograd F(2×2, 3×3) from 8 px up), the up-sampling conv as a transposed conv with the 4×4 FIR,
+//! then demodulation, noise, bias, lrelu·gain and clamp; toRGB with the skip up-sampling. Designs
+//! are independent (a batch of 8 equals 8 batches of 1 bit for bit); rayon spreads them, their
+//! channels and the column tiles of each product over the worker threads. Buffers are sized once
+//! per batch capacity and reused; batches above a memory budget run in chunks.
 
 mod kernels;
 mod weights;
@@ -134,9 +135,10 @@ impl Layout {
     }
 }
 
-/// Same-resolution convs from this resolution up run as Winograd F(2×2, 3×3); below it the
-/// products are too small for the transforms to pay.
-const WINOGRAD_FROM: usize = 16;
+/// Same-resolution convs from this resolution up run as Winograd F(2×2, 3×3); the 4×4 layer's
+/// four tiles are too few for the transforms to pay. From 8 px rather than 16 px: 1–2 % more
+/// images/s on the bundled model at batch 1, 8 and 32 (BENCHMARKS.md).
+const WINOGRAD_FROM: usize = 8;
 
 /// Whether `conv` runs as Winograd F(2×2, 3×3) rather than as one im2col product.
 pub(crate) fn uses_winograd(conv: &ConvSpec) -> bool {
