@@ -15,6 +15,9 @@ from training.generator import Generator
 from training.safetensors_io import read_safetensors, write_safetensors
 
 WEIGHTS_FILE = "generator.safetensors"
+# A shipped run's discriminator beside the generator, in float16, so that the model can be trained on without
+# a fresh D (which learns slowly against a trained G).
+DISCRIMINATOR_FILE = "discriminator.safetensors"
 CARD_FILE = "MODEL.md"
 STORAGE_DTYPES = {"f32": torch.float32, "f16": torch.float16}
 

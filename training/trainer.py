@@ -23,7 +23,7 @@ from training.image_data import DEFAULT_CACHE_DIR, BatchSampler, load_training_i
 from training.images import save_grid
 from training.losses import discriminator_loss, generator_loss, r1_penalty
 from training.model_card import model_card
-from training.model_format import WEIGHTS_FILE, read_metadata, save_model
+from training.model_format import DISCRIMINATOR_FILE, WEIGHTS_FILE, read_metadata, save_model
 from training.safetensors_io import read_safetensors
 from training.prepare import DEFAULT_DATASET
 from training.runtime import configure_torch, select_device
@@ -134,7 +134,9 @@ def training_facts(options: TrainOptions, step: int, images_seen: int, dataset_s
     }
     if options.init_from is not None and is_model(options.init_from):
         folder = options.init_from if options.init_from.is_dir() else options.init_from.parent
-        facts["training_init_from"] = f"the generator of {folder.name} (fresh discriminator)"
+        shipped = (folder / DISCRIMINATOR_FILE).exists()
+        facts["training_init_from"] = (f"the generator of {folder.name} "
+                                       f"({'its shipped' if shipped else 'fresh'} discriminator)")
     elif options.init_from is not None:
         facts["training_init_from"] = f"matching layers of {options.init_from.parent.name}/{options.init_from.name}"
     return facts
@@ -234,11 +236,13 @@ class Trainer:
         self.sample_z = torch.from_numpy(z_from_seeds(list(range(SAMPLE_SEEDS)), options.network.z_dim))
         self.d_warmup_left = 0
         self.d_warmup_losses: list[float] = []
+        self.shipped_discriminator = False
         if checkpoint is not None:
             self.load_state(checkpoint)
         elif options.init_from is not None and is_model(options.init_from):
             self.copied_tensors = self.init_from_model(options.init_from)
-            self.d_warmup_left = options.d_warmup
+            # A shipped discriminator already knows this generator; a fresh one first trains alone.
+            self.d_warmup_left = 0 if self.shipped_discriminator else options.d_warmup
         elif options.init_from is not None:
             self.copied_tensors = self.init_weights_from(load_checkpoint(options.init_from))
             self.d_warmup_left = options.d_warmup
@@ -250,8 +254,10 @@ class Trainer:
 
     def init_from_model(self, path: Path) -> int:
         """Continues a shipped model (a model folder or its generator.safetensors): its weights start G and G_ema,
-        D starts fresh, and the step and image counters continue from the training facts in its metadata."""
+        D starts from the model's discriminator.safetensors when it ships one of the same width (else fresh), and
+        the step and image counters continue from the training facts in its metadata."""
         path = path / WEIGHTS_FILE if path.is_dir() else path
+        self.shipped_discriminator = self.load_shipped_discriminator(path.parent / DISCRIMINATOR_FILE)
         tensors, metadata = read_safetensors(path)
         if GeneratorConfig.from_metadata(metadata) != self.options.network:
             raise ValueError(f"{path} holds a different network than the one asked for: "
@@ -262,6 +268,17 @@ class Trainer:
         self.step = int(metadata.get("training_steps", 0))
         self.images_seen = int(metadata.get("training_images_seen", 0))
         return len(state)
+
+    def load_shipped_discriminator(self, path: Path) -> bool:
+        """Loads D from a shipped float16 discriminator when there is one for this network and D width."""
+        if not path.exists():
+            return False
+        tensors, metadata = read_safetensors(path)
+        if float(metadata.get("d_width", "nan")) != self.options.d_width:
+            raise ValueError(f"{path} is a discriminator of width {metadata.get('d_width')}, not the "
+                             f"{self.options.d_width} asked for (--d-width)")
+        self.D.load_state_dict({name: tensor.to(torch.float32) for name, tensor in tensors.items()}, strict=True)
+        return True
 
     def init_weights_from(self, state: dict) -> int:
         """Starts a new run from another run's weights: every tensor of G, G_ema and D whose name and shape match.

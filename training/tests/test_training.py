@@ -157,6 +157,28 @@ def test_init_from_a_model_continues_its_generator_with_a_fresh_discriminator(tm
         raise AssertionError("a model of another network was accepted")
 
 
+def test_a_model_shipped_with_its_discriminator_continues_with_it(tmp_path):
+    first = Trainer(tiny_options(tmp_path, "first", steps=3))
+    first.run()
+    export_checkpoint(tmp_path / "first" / CHECKPOINT_FILE, tmp_path / "model", "f32", discriminator=True)
+    continued = Trainer(tiny_options(tmp_path, "continued", steps=5, init_from=tmp_path / "model", d_warmup=2))
+    assert continued.shipped_discriminator and continued.d_warmup_left == 0, "no warm-up for a shipped D"
+    for key, value in first.D.state_dict().items():
+        assert torch.equal(continued.D.state_dict()[key], value.to(torch.float16).to(torch.float32)), key
+    assert not torch.equal(first.D.state_dict()["b16.conv0.weight"], Trainer(
+        tiny_options(tmp_path, "fresh", steps=1)).D.state_dict()["b16.conv0.weight"]), "D trained away from init"
+    facts = training_facts(continued.options, 5, 20, 12)
+    assert facts["training_init_from"] == "the generator of model (its shipped discriminator)"
+    continued.run()
+    assert continued.step == 5
+    try:
+        Trainer(tiny_options(tmp_path, "narrow", steps=1, init_from=tmp_path / "model", d_width=0.5))
+    except ValueError as error:
+        assert "width" in str(error)
+    else:
+        raise AssertionError("a discriminator of another width was accepted")
+
+
 def test_cpu_speed_options_train_and_resume_exactly(tmp_path):
     """bfloat16 autocast, channels-last and a narrower D on the CPU: finite, and resumed runs stay exact."""
     fast = dict(amp=True, channels_last=True, d_width=0.5, threads=1)
