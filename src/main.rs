@@ -188,7 +188,30 @@ fn parse_seconds(text: &str) -> Result<f64, String> {
     }
 }
 
+/// The x86-64-v3 features this build was compiled to use (`.cargo/config.toml`) that the CPU lacks,
+/// checked before anything else runs, so that an older CPU gets a message instead of an illegal
+/// instruction.
+fn missing_cpu_features() -> Option<&'static str> {
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
+    {
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            return Some("AVX2");
+        }
+        if !std::arch::is_x86_feature_detected!("fma") {
+            return Some("FMA");
+        }
+    }
+    None
+}
+
 fn main() -> ExitCode {
+    if let Some(missing) = missing_cpu_features() {
+        eprintln!(
+            "error: this drape was built for x86-64-v3 CPUs, and this CPU lacks {missing}; build it for yours with \
+             RUSTFLAGS=\"-C target-cpu=x86-64\" cargo install --path ."
+        );
+        return ExitCode::FAILURE;
+    }
     let cli = Cli::parse();
     drape_engine::budget::set_budget(cli.memory_budget);
     let result = match cli.command {
