@@ -71,7 +71,7 @@ struct EditSpec {
 fn edit_specs(params: &Params) -> Result<Vec<EditSpec>, String> {
     let records = params.list("edits").map_err(|e| e.message)?;
     if records.is_empty() {
-        return Err("no edits given; add e.g. `edits: [(direction: \"red\", amount: 2)]`".into());
+        return Err("no edits given; add e.g. `edits: [(direction: \"blue\", amount: 2)]`".into());
     }
     records
         .iter()
@@ -155,10 +155,10 @@ impl Node for ApplyDirection {
 
     fn doc(&self) -> &'static str {
         "Moves designs along attribute directions in W+: named directions of the model, or principal components.\n\
-         Each edit names a direction of the model's directions.ron (`direction: \"red\"`) or a component \
+         Each edit names a direction of the model's directions.ron (`direction: \"blue\"`) or a component \
          of its components.safetensors (`component: 3`), an amount in σ (× the component's stdev) or raw \
          W units, and the ws it changes (`layers: \"0..8\"`, end excluded). Edits apply in order; each is \
-         recorded in the design (`red=+2σ`). The default convention adds amount × direction \
+         recorded in the design (`blue=+2σ`). The default convention adds amount × direction \
          (ClothingGAN, GANSpace's viewer); `centered` first removes the design's own coordinate along \
          the direction, as GANSpace's strips do. With `strip`, each edit is swept on its own: the output \
          holds, for each edit, each input design at each amount of the strip (a grid with `columns` = \
@@ -190,7 +190,7 @@ impl Node for ApplyDirection {
                 name: "edits",
                 ty: ParamType::List(&ParamType::Record(EDIT_FIELDS)),
                 default: ParamDefault::Required,
-                doc: "The edits, e.g. `[(direction: \"red\", amount: 2), (component: 4, amount: -1, layers: \"0..4\")]`.",
+                doc: "The edits, e.g. `[(direction: \"blue\", amount: 2), (component: 4, amount: -1, layers: \"0..4\")]`.",
             },
             ParamSpec {
                 name: "strip",
