@@ -15,8 +15,10 @@ if [ $# -lt 3 ]; then
 fi
 seconds=$1 run=$2 export=$3
 shift 3
-cd "$(dirname "$0")/.."
-python=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
+# Paths stay relative to where it is called from; the training package comes from this repository.
+repo=$(cd "$(dirname "$0")/.." && pwd)
+export PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}"
+python=${PYTHON:-$( [ -x "$repo/.venv/bin/python" ] && echo "$repo/.venv/bin/python" || echo python3 )}
 mkdir -p "$run"
 if [ -f "$run/checkpoint.pt" ]; then
   args=(--resume "$run/checkpoint.pt" --run-dir "$run" "$@")

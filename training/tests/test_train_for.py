@@ -16,8 +16,10 @@ TINY = ["--resolution", "16", "--z-dim", "8", "--w-dim", "8", "--mapping-layers"
 
 
 def train_for(seconds: int, run: Path, export: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(SCRIPT), str(seconds), str(run), str(export), *args], capture_output=True,
-                          text=True, env={"PATH": "/usr/bin:/bin", "PYTHON": sys.executable}, timeout=300)
+    """Runs the script from run's parent folder, with run and export given relative to it."""
+    return subprocess.run(["bash", str(SCRIPT), str(seconds), run.name, export.name, *args], capture_output=True,
+                          text=True, env={"PATH": "/usr/bin:/bin", "PYTHON": sys.executable}, cwd=run.parent,
+                          timeout=300)
 
 
 def last_step(run: Path) -> int:
@@ -28,13 +30,13 @@ def test_a_timed_run_stops_with_a_checkpoint_and_an_export_and_resumes(tmp_path)
     data = tmp_path / "images.npy"
     np.save(data, np.random.RandomState(0).randint(0, 256, size=(12, 16, 16, 3), dtype=np.uint8))
     run, export = tmp_path / "run", tmp_path / "model"
-    first = train_for(12, run, export, "--data", str(data), *TINY)
+    first = train_for(12, run, export, "--data", data.name, *TINY)
     assert first.returncode == 0, first.stderr
     assert "stopped by SIGTERM" in first.stdout
     assert (export / WEIGHTS_FILE).exists() and (export / DISCRIMINATOR_FILE).exists()
     stopped = last_step(run)
     assert stopped >= 1
-    again = train_for(8, run, export, "--data", str(data), *TINY)
+    again = train_for(8, run, export, "--data", data.name, *TINY)
     assert again.returncode == 0, again.stderr
     assert last_step(run) > stopped, "the second call resumed from the checkpoint and went on"
 
