@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use support::browser::{self, Browser};
@@ -40,6 +41,21 @@ fn epoch_ms() -> f64 {
         .expect("clock")
         .as_secs_f64()
         * 1e3
+}
+
+/// Starts watch on `graph` (CPU backend) and opens its page, waiting for the first run and its controls.
+fn open_studio(browser: &mut Browser, graph: &Path) -> Watch {
+    let mut watch = Watch::start(graph, &["--backend", "cpu"]);
+    watch.next_run();
+    browser.open(&watch.url);
+    browser.wait_until(
+        &format!(
+            "({}) && document.body.dataset.controlsRun === '1'",
+            shows_run(1)
+        ),
+        WAIT,
+    );
+    watch
 }
 
 fn start_browser() -> Option<Browser> {
@@ -161,16 +177,7 @@ fn the_studio_edits_the_graph_file_at_the_values_and_undo_restores_it() {
     };
     let (_dir, graph) = clothinggan_project();
     let original = std::fs::read_to_string(&graph).expect("graph");
-    let mut watch = Watch::start(&graph, &["--backend", "cpu"]);
-    watch.next_run();
-    browser.open(&watch.url);
-    browser.wait_until(
-        &format!(
-            "({}) && document.body.dataset.controlsRun === '1'",
-            shows_run(1)
-        ),
-        WAIT,
-    );
+    let _watch = open_studio(&mut browser, &graph);
     let read = || std::fs::read_to_string(&graph).expect("graph");
     let wait_for = |expected: &str| {
         let deadline = std::time::Instant::now() + WAIT;
@@ -266,16 +273,7 @@ fn capture_the_studio_for_the_docs() {
         .replacen("seeds: [0]", "seeds: [6]", 1)
         .replacen("structure: 0.5", "structure: 0.3", 1);
     std::fs::write(&graph, text).expect("graph");
-    let mut watch = Watch::start(&graph, &["--backend", "cpu"]);
-    watch.next_run();
-    browser.open(&watch.url);
-    browser.wait_until(
-        &format!(
-            "({}) && document.body.dataset.controlsRun === '1'",
-            shows_run(1)
-        ),
-        WAIT,
-    );
+    let _watch = open_studio(&mut browser, &graph);
     browser.eval("document.querySelector('#images img').style.width = '384px'");
     let png = browser.screenshot(1100, 900);
     std::fs::write(root().join("docs/studio.png"), png).expect("write the screenshot");

@@ -277,7 +277,10 @@ class Trainer:
         if float(metadata.get("d_width", "nan")) != self.options.d_width:
             raise ValueError(f"{path} is a discriminator of width {metadata.get('d_width')}, not the "
                              f"{self.options.d_width} asked for (--d-width)")
-        self.D.load_state_dict({name: tensor.to(torch.float32) for name, tensor in tensors.items()}, strict=True)
+        try:
+            self.D.load_state_dict({name: tensor.to(torch.float32) for name, tensor in tensors.items()}, strict=True)
+        except RuntimeError as error:
+            raise ValueError(f"{path} does not fit this network's discriminator: {error}") from error
         return True
 
     def init_weights_from(self, state: dict) -> int:

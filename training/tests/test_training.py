@@ -10,7 +10,8 @@ import torch
 from training.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from training.config import GeneratorConfig
 from training.export import export_checkpoint
-from training.model_format import load_generator, read_metadata
+from training.model_format import DISCRIMINATOR_FILE, load_generator, read_metadata
+from training.safetensors_io import write_safetensors
 from training.train import parse_args
 from training.trainer import TrainOptions, Trainer, training_facts
 
@@ -177,6 +178,15 @@ def test_a_model_shipped_with_its_discriminator_continues_with_it(tmp_path):
         assert "width" in str(error)
     else:
         raise AssertionError("a discriminator of another width was accepted")
+    wrong = tmp_path / "wrong"
+    export_checkpoint(tmp_path / "first" / CHECKPOINT_FILE, wrong, "f32")
+    write_safetensors(wrong / DISCRIMINATOR_FILE, {"b16.conv0.weight": torch.zeros(1)}, {"d_width": "1.0"})
+    try:
+        Trainer(tiny_options(tmp_path, "wrong-run", steps=1, init_from=wrong))
+    except ValueError as error:
+        assert "does not fit" in str(error) and str(wrong / DISCRIMINATOR_FILE) in str(error)
+    else:
+        raise AssertionError("a discriminator of another shape was accepted")
 
 
 def test_cpu_speed_options_train_and_resume_exactly(tmp_path):

@@ -553,6 +553,8 @@ impl NativeCpu {
         });
         let demod = &space.demod;
         let taps = &space.taps;
+        // Floats of this conv's product output per output channel (none when it wrote the output).
+        let per_channel = product_len(conv) / conv.c_out;
         output[..count * layout.activation_len]
             .par_chunks_mut(layout.activation_len)
             .enumerate()
@@ -575,15 +577,11 @@ impl NativeCpu {
                     .par_chunks_mut(r2)
                     .enumerate()
                     .for_each(|(o, plane)| {
-                        let per_channel = product_len(conv) / conv.c_out;
                         let product = &taps[n * layout.taps_len + o * per_channel..][..per_channel];
-                        if conv.up {
-                            with_scratch(|scratch| {
-                                kernels::transposed_up(product, h, scratch, plane)
-                            });
-                        } else if winograd {
-                            with_scratch(|scratch| {
-                                kernels::winograd_output(product, h, scratch, plane)
+                        if conv.up || winograd {
+                            with_scratch(|scratch| match conv.up {
+                                true => kernels::transposed_up(product, h, scratch, plane),
+                                false => kernels::winograd_output(product, h, scratch, plane),
                             });
                         }
                         epilogue.channel(o, plane, side, zeros);
